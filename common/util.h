@@ -1,0 +1,45 @@
+/*
+ * util: small helpers for files, descriptors and time that every layer uses.
+ * All return 0 (or a result) or a negative errno; none prints.
+ */
+#ifndef SPRIG_UTIL_H
+#define SPRIG_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Connects a stream socket to @path. Returns a CLOEXEC fd (non-blocking if
+ * @nonblock; a connect in progress is then fine) or a negative errno. */
+int unix_connect(const char *path, int nonblock);
+/* Binds and listens on @path with mode @mode, replacing a stale socket.
+ * Returns a non-blocking CLOEXEC fd or a negative errno. */
+int unix_listen(const char *path, mode_t mode);
+int fd_set_nonblock(int fd, int on);
+int fd_set_cloexec(int fd, int on);
+
+/* Creates @path and missing parents with @mode. */
+int mkdir_p(const char *path, mode_t mode);
+/* Removes @path and everything below it; a missing path is not an error. */
+int rm_rf(const char *path);
+int fsync_dir(const char *dir);
+/* Writes @data to @path durably: temp file, fsync, rename, fsync dir. */
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* Reads a whole file (at most @max bytes) as a NUL-terminated string. */
+int read_file(const char *path, size_t max, char **ret, size_t *ret_len);
+/* Returns the last @max bytes of a file, NUL-terminated, or NULL. */
+char *read_file_tail(const char *path, size_t max);
+
+/* Wall clock in unix milliseconds. */
+int64_t now_unix_ms(void);
+/* Formats unix ms as RFC 3339 UTC ("2026-01-02T03:04:05Z") into @out (>= 32 bytes). */
+void format_rfc3339(int64_t ms, char *out, size_t n);
+
+/* A process's start time in clock ticks since boot (/proc/PID/stat field
+ * 22), which tells a live process from a reused pid. */
+int proc_start_time(pid_t pid, uint64_t *ret);
+
+/* Lowercase hex SHA-256 of the named files' contents in order (65 bytes out). */
+int sha256_files(const char *const *paths, size_t n, char out[65]);
+
+#endif
