@@ -1,3 +1,211 @@
+/*
+ * serve: `sprig serve`, the daemon. One per SPRIG_HOME, guarded by a lock
+ * file; it runs one event loop that carries the API, the VMs' QMP and agent
+ * channels and the signals that stop it. Its own messages go to stderr
+ * (daemon.log when the CLI started it).
+ */
 #include "serve.h"
-/* placeholder: being written */
-int serve_main(int argc, char **argv) { (void)argc; (void)argv; return 0; }
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "common/home.h"
+#include "common/loop.h"
+#include "common/util.h"
+#include "common/xmalloc.h"
+#include "core/core.h"
+#include "vmm/vmm.h"
+
+static void serve_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+serve_log(const char *fmt, ...)
+{
+	char when[32];
+	va_list ap;
+
+	format_rfc3339(now_unix_ms(), when, sizeof when);
+	fprintf(stderr, "%s sprig[%d]: ", when, (int)getpid());
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void
+serve_on_signal(struct loop *l, int fd, int events, void *arg)
+{
+	struct signalfd_siginfo si;
+
+	if (read(fd, &si, sizeof si) == sizeof si)
+		serve_log("signal %d: stopping", (int)si.ssi_signo);
+	loop_stop(l);
+}
+
+/* Where image recipes and the guest's programs live: beside the binary. */
+static char *
+serve_libexec(void)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	const char *env = getenv("SPRIG_LIBEXEC");
+
+	if (env != NULL && *env != '\0')
+		return xstrdup(env);
+	if (n <= 0)
+		return xstrdup(".");
+	exe[n] = '\0';
+	return xstrdup(dirname(exe));
+}
+
+static int
+serve_lock(const char *home, int *ret_fd)
+{
+	char *path = home_path(home, "daemon.lock");
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	free(path);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int r = -errno;
+
+		close(fd);
+		return r == -EWOULDBLOCK ? -EBUSY : r;
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
+static void
+serve_usage(FILE *f)
+{
+	fprintf(f, "usage: sprig serve\n"
+	    "Runs the sprig daemon in the foreground (the CLI starts it on demand).\n"
+	    "Stop it with: sprig serve --stop\n");
+}
+
+int
+serve_main(int argc, char **argv)
+{
+	struct core_config cfg = { 0 };
+	struct loop *loop = NULL;
+	struct core *core = NULL;
+	struct api *api = NULL;
+	char *home = NULL, *libexec = NULL, *sock = NULL, *pidfile = NULL, *cause = NULL;
+	char pid[32];
+	const char *env;
+	sigset_t mask;
+	int lockfd = -1, sigfd = -1, listenfd, r, status = 1;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			serve_usage(stdout);
+			return 0;
+		}
+		fprintf(stderr, "sprig serve: unknown argument \"%s\"\n", argv[i]);
+		serve_usage(stderr);
+		return 2;
+	}
+	r = home_dir(&home);
+	if (r < 0) {
+		fprintf(stderr, "sprig: cannot find or create SPRIG_HOME: %s\n", strerror(-r));
+		return 1;
+	}
+	r = serve_lock(home, &lockfd);
+	if (r == -EBUSY) {
+		fprintf(stderr, "sprig: a daemon is already running for %s\n", home);
+		goto out;
+	}
+	if (r < 0) {
+		fprintf(stderr, "sprig: cannot lock %s/daemon.lock: %s\n", home, strerror(-r));
+		goto out;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	r = loop_new(&loop);
+	if (r < 0 || sigfd < 0) {
+		fprintf(stderr, "sprig: cannot set up the event loop\n");
+		goto out;
+	}
+	loop_add_fd(loop, sigfd, LOOP_READ, serve_on_signal, NULL);
+
+	libexec = serve_libexec();
+	cfg.home = home;
+	cfg.libexec = libexec;
+	cfg.vmm = &qemu_vmm_ops;
+	env = getenv("SPRIG_BOOT_TIMEOUT");
+	cfg.boot_timeout_ms = env ? atoi(env) * 1000 : 0;
+	r = core_new(loop, &cfg, &core, &cause);
+	if (r < 0) {
+		fprintf(stderr, "sprig: %s\n", cause);
+		goto out;
+	}
+	sock = home_path(home, "api.sock");
+	listenfd = unix_listen(sock, 0600);
+	if (listenfd < 0) {
+		fprintf(stderr, "sprig: cannot listen on %s: %s\n", sock, strerror(-listenfd));
+		goto out;
+	}
+	r = api_new(loop, core, listenfd, &api, &cause);
+	if (r < 0) {
+		fprintf(stderr, "sprig: %s\n", cause);
+		goto out;
+	}
+	pidfile = home_path(home, "daemon.pid");
+	snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+	write_file_atomic(pidfile, pid, strlen(pid), 0600);
+	serve_log("serving %s (accelerator %s)", sock, core_accel(core));
+
+	env = getenv("SPRIG_READY_FD");
+	if (env != NULL) {
+		int fd = atoi(env);
+
+		if (fd > 2) {
+			(void)!write(fd, "1", 1);
+			close(fd);
+		}
+		unsetenv("SPRIG_READY_FD");
+	}
+	r = loop_run(loop);
+	status = r < 0 ? 1 : 0;
+	if (r < 0)
+		serve_log("event loop failed: %s", strerror(-r));
+out:
+	api_free(api);
+	core_free(core);
+	if (pidfile != NULL)
+		unlink(pidfile);
+	if (sock != NULL && api != NULL)
+		unlink(sock);
+	if (sigfd >= 0)
+		close(sigfd);
+	loop_free(loop);
+	if (lockfd >= 0)
+		close(lockfd);
+	if (status == 0)
+		serve_log("stopped");
+	free(home);
+	free(libexec);
+	free(sock);
+	free(pidfile);
+	free(cause);
+	return status;
+}

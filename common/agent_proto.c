@@ -32,10 +32,16 @@ agent_hdr_decode(const uint8_t *p, size_t n, struct agent_hdr *ret)
 	return 0;
 }
 
+/*
+ * The returned offset counts from the read position, not from out->data:
+ * adding the payload may compact the buffer (buf_reserve moves the unread
+ * bytes to the front), which would leave an absolute offset pointing at the
+ * wrong bytes when part of @out was already written out.
+ */
 size_t
 agent_frame_begin(struct buf *out, uint16_t type, uint32_t chan)
 {
-	size_t off = out->len;
+	size_t off = buf_used(out);
 
 	buf_add_u32(out, 0);
 	buf_add_u16(out, type);
@@ -47,8 +53,8 @@ agent_frame_begin(struct buf *out, uint16_t type, uint32_t chan)
 void
 agent_frame_end(struct buf *out, size_t hdr_off)
 {
-	uint32_t len = (uint32_t)(out->len - hdr_off - AGENT_HDR_SIZE);
-	uint8_t *p = out->data + hdr_off;
+	uint32_t len = (uint32_t)(buf_used(out) - hdr_off - AGENT_HDR_SIZE);
+	uint8_t *p = buf_head(out) + hdr_off;
 
 	p[0] = len & 0xff;
 	p[1] = (len >> 8) & 0xff;

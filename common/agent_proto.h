@@ -81,7 +81,9 @@ void agent_frame_add(struct buf *out, uint16_t type, uint32_t chan,
     const void *payload, size_t len);
 /*
  * Appends a frame whose payload is built by the caller: returns the offset
- * of the header; after adding the payload call agent_frame_end.
+ * of the header (from the buffer's read position, so it stays valid while
+ * the payload is added); after adding the payload call agent_frame_end.
+ * Nothing may be consumed from @out in between.
  */
 size_t agent_frame_begin(struct buf *out, uint16_t type, uint32_t chan);
 void agent_frame_end(struct buf *out, size_t hdr_off);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <sys/random.h>
 
 #include "xmalloc.h"
 
@@ -357,4 +358,24 @@ sha256_files(const char *const *paths, size_t n, char out[65])
 	}
 	EVP_MD_CTX_free(ctx);
 	return r;
+}
+
+void
+random_hex(char *out, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char raw[64];
+	size_t want = (n - 1 + 1) / 2, got = 0;
+
+	if (want > sizeof raw)
+		want = sizeof raw;
+	while (got < want) {
+		ssize_t r = getrandom(raw + got, want - got, 0);
+
+		if (r > 0)
+			got += (size_t)r;
+	}
+	for (size_t i = 0; i + 1 < n && i / 2 < want; i++)
+		out[i] = digits[(raw[i / 2] >> (i % 2 ? 0 : 4)) & 0xf];
+	out[n - 1] = '\0';
 }

@@ -42,4 +42,7 @@ int proc_start_time(pid_t pid, uint64_t *ret);
 /* Lowercase hex SHA-256 of the named files' contents in order (65 bytes out). */
 int sha256_files(const char *const *paths, size_t n, char out[65]);
 
+/* Fills @out with n-1 random lowercase hex digits and a NUL. */
+void random_hex(char *out, size_t n);
+
 #endif

@@ -1,0 +1,521 @@
+/*
+ * api: HTTP routing and the request lifecycle on libmicrohttpd.
+ *
+ * Requests that take time (create, start, stop, destroy) suspend their
+ * connection and resume it when core reports; the request record is shared
+ * by MHD and core, reference-counted, so either may finish first.
+ */
+#include "api.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "api_internal.h"
+#include "common/buf.h"
+#include "common/loop.h"
+#include "common/util.h"
+#include "common/xmalloc.h"
+#include "core/core.h"
+#include "vmm/vmm.h"
+
+#define API_MAX_BODY		(1024 * 1024)
+#define API_MAX_CONNECTIONS	256
+#define SPRIG_VERSION		"0.1.0"
+
+enum route {
+	ROUTE_NONE,
+	ROUTE_LIST,
+	ROUTE_CREATE,
+	ROUTE_GET,
+	ROUTE_DELETE,
+	ROUTE_START,
+	ROUTE_STOP,
+	ROUTE_EXEC,
+	ROUTE_DAEMON,
+};
+
+struct request {
+	struct api		*api;
+	struct MHD_Connection	*conn;
+	enum route		 route;
+	char			*name;
+	struct buf		 body;
+	int			 too_big;
+	int			 refs;		/* MHD's and core's */
+	int			 started;	/* an operation was handed to core */
+	int			 finished;	/* core answered */
+	int			 err;
+	char			*cause;
+	struct exec		*exec;		/* ROUTE_EXEC's state */
+};
+
+static void
+request_unref(struct request *rq)
+{
+	if (--rq->refs > 0)
+		return;
+	exec_unref(rq->exec);
+	buf_done(&rq->body);
+	free(rq->name);
+	free(rq->cause);
+	free(rq);
+}
+
+unsigned
+api_status_for(int err, const char **code)
+{
+	switch (err) {
+	case -EINVAL:
+		*code = "invalid_request";
+		return MHD_HTTP_BAD_REQUEST;
+	case -ENOENT:
+		*code = "not_found";
+		return MHD_HTTP_NOT_FOUND;
+	case -EEXIST:
+		*code = "already_exists";
+		return MHD_HTTP_CONFLICT;
+	case -EBUSY:
+	case -EAGAIN:
+		*code = "conflict";
+		return MHD_HTTP_CONFLICT;
+	case -ETIMEDOUT:
+		*code = "timeout";
+		return MHD_HTTP_GATEWAY_TIMEOUT;
+	case -ECANCELED:
+		*code = "unavailable";
+		return MHD_HTTP_SERVICE_UNAVAILABLE;
+	default:
+		*code = "internal";
+		return MHD_HTTP_INTERNAL_SERVER_ERROR;
+	}
+}
+
+static enum MHD_Result
+api_json(struct MHD_Connection *conn, unsigned status, cJSON *json)
+{
+	char *text = cJSON_PrintUnformatted(json);
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	size_t len;
+
+	cJSON_Delete(json);
+	if (text == NULL)
+		abort();
+	len = strlen(text);
+	text = xrealloc(text, len + 2);
+	text[len++] = '\n';
+	resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+enum MHD_Result
+api_error(struct MHD_Connection *conn, unsigned status, const char *code,
+    const char *message)
+{
+	cJSON *j = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(j, "error", code);
+	cJSON_AddStringToObject(j, "message", message);
+	return api_json(conn, status, j);
+}
+
+static enum MHD_Result
+api_error_errno(struct MHD_Connection *conn, int err, const char *cause)
+{
+	const char *code;
+	unsigned status = api_status_for(err, &code);
+
+	return api_error(conn, status, code, cause ? cause : strerror(-err));
+}
+
+static cJSON *
+sprite_json(const struct sprite_row *row)
+{
+	cJSON *j = cJSON_CreateObject(), *cfg;
+	char id[32], when[32];
+
+	snprintf(id, sizeof id, "spr_%lld", (long long)row->id);
+	cJSON_AddStringToObject(j, "id", id);
+	cJSON_AddStringToObject(j, "name", row->name);
+	cJSON_AddStringToObject(j, "status", row->state);
+	cJSON_AddStringToObject(j, "image", row->image_name ? row->image_name : "");
+	cfg = cJSON_AddObjectToObject(j, "config");
+	cJSON_AddNumberToObject(cfg, "ram_mb", row->mem_mb);
+	cJSON_AddNumberToObject(cfg, "cpus", row->cpus);
+	format_rfc3339(row->created_at, when, sizeof when);
+	cJSON_AddStringToObject(j, "created_at", when);
+	format_rfc3339(row->updated_at, when, sizeof when);
+	cJSON_AddStringToObject(j, "updated_at", when);
+	cJSON_AddArrayToObject(j, "labels");
+	if (row->last_error != NULL)
+		cJSON_AddStringToObject(j, "last_error", row->last_error);
+	else
+		cJSON_AddNullToObject(j, "last_error");
+	return j;
+}
+
+static enum MHD_Result
+api_sprite(struct api *a, struct MHD_Connection *conn, const char *name, unsigned status)
+{
+	struct sprite_row row = { 0 };
+	char *cause = NULL;
+	enum MHD_Result ret;
+	int r;
+
+	r = core_get(a->core, name, &row, &cause);
+	if (r < 0) {
+		ret = api_error_errno(conn, r, cause);
+		free(cause);
+		return ret;
+	}
+	ret = api_json(conn, status, sprite_json(&row));
+	sprite_row_done(&row);
+	return ret;
+}
+
+static enum MHD_Result
+api_list(struct api *a, struct MHD_Connection *conn)
+{
+	struct sprite_row *rows = NULL;
+	size_t n = 0;
+	cJSON *j, *arr;
+	int r;
+
+	r = core_list(a->core, &rows, &n);
+	if (r < 0)
+		return api_error_errno(conn, r, "cannot list sprites");
+	j = cJSON_CreateObject();
+	arr = cJSON_AddArrayToObject(j, "sprites");
+	for (size_t i = 0; i < n; i++)
+		cJSON_AddItemToArray(arr, sprite_json(&rows[i]));
+	cJSON_AddFalseToObject(j, "has_more");
+	sprite_rows_free(rows, n);
+	return api_json(conn, MHD_HTTP_OK, j);
+}
+
+static enum MHD_Result
+api_daemon(struct api *a, struct MHD_Connection *conn)
+{
+	cJSON *j = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(j, "version", SPRIG_VERSION);
+	cJSON_AddStringToObject(j, "accel", core_accel(a->core));
+	cJSON_AddNumberToObject(j, "pid", getpid());
+	return api_json(conn, MHD_HTTP_OK, j);
+}
+
+/* Core's answer to a suspended request. */
+static void
+request_done(void *arg, int err, const char *cause)
+{
+	struct request *rq = arg;
+
+	rq->finished = 1;
+	rq->err = err;
+	rq->cause = cause ? xstrdup(cause) : NULL;
+	if (rq->conn != NULL)
+		MHD_resume_connection(rq->conn);
+	request_unref(rq);
+}
+
+static int
+api_parse_create(struct request *rq, char **name, char **image, char **cause)
+{
+	cJSON *j, *n, *im;
+
+	j = cJSON_ParseWithLength((const char *)buf_head(&rq->body), buf_used(&rq->body));
+	if (j == NULL || !cJSON_IsObject(j)) {
+		cJSON_Delete(j);
+		*cause = xstrdup("the request body must be a JSON object like {\"name\": \"dev\"}");
+		return -EINVAL;
+	}
+	n = cJSON_GetObjectItemCaseSensitive(j, "name");
+	im = cJSON_GetObjectItemCaseSensitive(j, "image");
+	if (!cJSON_IsString(n)) {
+		cJSON_Delete(j);
+		*cause = xstrdup("name is required and must be a string");
+		return -EINVAL;
+	}
+	if (im != NULL && !cJSON_IsNull(im) && !cJSON_IsString(im)) {
+		cJSON_Delete(j);
+		*cause = xstrdup("image must be a string");
+		return -EINVAL;
+	}
+	*name = xstrdup(n->valuestring);
+	*image = cJSON_IsString(im) ? xstrdup(im->valuestring) : NULL;
+	cJSON_Delete(j);
+	return 0;
+}
+
+/* Hands an operation to core and suspends the connection until it answers. */
+static enum MHD_Result
+request_start(struct api *a, struct request *rq)
+{
+	char *cause = NULL, *image = NULL, *name = NULL;
+	enum MHD_Result ret;
+	int r;
+
+	rq->refs++;	/* core's */
+	switch (rq->route) {
+	case ROUTE_CREATE:
+		r = api_parse_create(rq, &name, &image, &cause);
+		if (r == 0) {
+			free(rq->name);
+			rq->name = name;
+			r = core_create(a->core, name, image, request_done, rq, &cause);
+		}
+		break;
+	case ROUTE_START:
+		r = core_start(a->core, rq->name, request_done, rq, &cause);
+		break;
+	case ROUTE_STOP:
+		r = core_stop(a->core, rq->name, request_done, rq, &cause);
+		break;
+	case ROUTE_DELETE:
+		r = core_destroy(a->core, rq->name, request_done, rq, &cause);
+		break;
+	default:
+		r = -EINVAL;
+		cause = xstrdup("no such operation");
+		break;
+	}
+	free(image);
+	if (r < 0) {
+		rq->refs--;
+		ret = api_error_errno(rq->conn, r, cause);
+		free(cause);
+		return ret;
+	}
+	rq->started = 1;
+	MHD_suspend_connection(rq->conn);
+	return MHD_YES;
+}
+
+static enum MHD_Result
+request_finish(struct api *a, struct request *rq)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	if (rq->err < 0)
+		return api_error_errno(rq->conn, rq->err, rq->cause);
+	switch (rq->route) {
+	case ROUTE_CREATE:
+		return api_sprite(a, rq->conn, rq->name, MHD_HTTP_CREATED);
+	case ROUTE_DELETE:
+		resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+		ret = MHD_queue_response(rq->conn, MHD_HTTP_NO_CONTENT, resp);
+		MHD_destroy_response(resp);
+		return ret;
+	default:
+		return api_sprite(a, rq->conn, rq->name, MHD_HTTP_OK);
+	}
+}
+
+/* Splits /v1/sprites[/NAME[/ACTION]] into a route. */
+static enum route
+api_route(const char *url, const char *method, char **name, int *bad_method)
+{
+	const char *p, *slash;
+	size_t n;
+
+	*bad_method = 0;
+	if (strcmp(url, "/v1/daemon") == 0) {
+		*bad_method = strcmp(method, "GET") != 0;
+		return ROUTE_DAEMON;
+	}
+	if (strcmp(url, "/v1/sprites") == 0 || strcmp(url, "/v1/sprites/") == 0) {
+		if (strcmp(method, "GET") == 0)
+			return ROUTE_LIST;
+		if (strcmp(method, "POST") == 0)
+			return ROUTE_CREATE;
+		*bad_method = 1;
+		return ROUTE_LIST;
+	}
+	if (strncmp(url, "/v1/sprites/", 12) != 0)
+		return ROUTE_NONE;
+	p = url + 12;
+	slash = strchr(p, '/');
+	n = slash ? (size_t)(slash - p) : strlen(p);
+	if (n == 0)
+		return ROUTE_NONE;
+	*name = xstrndup(p, n);
+	if (slash == NULL) {
+		if (strcmp(method, "GET") == 0)
+			return ROUTE_GET;
+		if (strcmp(method, "DELETE") == 0)
+			return ROUTE_DELETE;
+		*bad_method = 1;
+		return ROUTE_GET;
+	}
+	if (strcmp(slash, "/start") == 0 || strcmp(slash, "/stop") == 0) {
+		*bad_method = strcmp(method, "POST") != 0;
+		return slash[3] == 'a' ? ROUTE_START : ROUTE_STOP;
+	}
+	if (strcmp(slash, "/exec") == 0) {
+		*bad_method = strcmp(method, "GET") != 0;
+		return ROUTE_EXEC;
+	}
+	free(*name);
+	*name = NULL;
+	return ROUTE_NONE;
+}
+
+static enum MHD_Result
+api_handle(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **state)
+{
+	struct api *a = cls;
+	struct request *rq = *state;
+	int bad_method;
+
+	if (rq == NULL) {
+		rq = xcalloc(1, sizeof *rq);
+		rq->api = a;
+		rq->conn = conn;
+		rq->refs = 1;
+		buf_init(&rq->body);
+		rq->route = api_route(url, method, &rq->name, &bad_method);
+		*state = rq;
+		if (rq->route == ROUTE_NONE)
+			return api_error(conn, MHD_HTTP_NOT_FOUND, "not_found",
+			    "no such API route");
+		if (bad_method)
+			return api_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+			    "that method is not allowed on this route");
+		if (rq->route == ROUTE_EXEC)
+			return exec_handle(a, conn, rq->name, &rq->exec);
+		return MHD_YES;	/* the body, if any, comes next */
+	}
+	if (rq->route == ROUTE_EXEC)
+		return exec_handle(a, conn, rq->name, &rq->exec);
+	if (*upload_data_size > 0) {
+		if (buf_used(&rq->body) + *upload_data_size > API_MAX_BODY)
+			rq->too_big = 1;
+		else
+			buf_add(&rq->body, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (rq->too_big)
+		return api_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+		    "the request body is over 1 MiB");
+	if (rq->finished)
+		return request_finish(a, rq);
+	switch (rq->route) {
+	case ROUTE_LIST:
+		return api_list(a, conn);
+	case ROUTE_GET:
+		return api_sprite(a, conn, rq->name, MHD_HTTP_OK);
+	case ROUTE_DAEMON:
+		return api_daemon(a, conn);
+	default:
+		return request_start(a, rq);
+	}
+}
+
+static void
+api_completed(void *cls, struct MHD_Connection *conn, void **state,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct request *rq = *state;
+
+	if (rq == NULL)
+		return;
+	rq->conn = NULL;
+	*state = NULL;
+	request_unref(rq);
+}
+
+static void
+api_run(struct api *a)
+{
+	MHD_run(a->mhd);
+}
+
+static void
+api_on_epoll(struct loop *l, int fd, int events, void *arg)
+{
+	api_run(arg);
+}
+
+static void
+api_on_timer(struct loop *l, uint64_t id, void *arg)
+{
+	struct api *a = arg;
+
+	a->timer = 0;
+	api_run(a);
+}
+
+/* Before the loop sleeps: wake for MHD's next connection timeout. */
+static void
+api_before_sleep(struct loop *l, void *arg)
+{
+	struct api *a = arg;
+	MHD_UNSIGNED_LONG_LONG ms;
+
+	loop_del_timer(l, a->timer);
+	a->timer = 0;
+	if (MHD_get_timeout(a->mhd, &ms) == MHD_YES)
+		a->timer = loop_add_timer(l, ms, api_on_timer, a);
+}
+
+int
+api_new(struct loop *l, struct core *c, int fd, struct api **ret, char **cause)
+{
+	struct api *a = xcalloc(1, sizeof *a);
+	const union MHD_DaemonInfo *info;
+	int r;
+
+	a->loop = l;
+	a->core = c;
+	a->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+	    MHD_ALLOW_UPGRADE, 0, NULL, NULL,
+	    api_handle, a,
+	    MHD_OPTION_LISTEN_SOCKET, fd,
+	    MHD_OPTION_NOTIFY_COMPLETED, api_completed, a,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_MAX_CONNECTIONS,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+	    MHD_OPTION_END);
+	if (a->mhd == NULL) {
+		*cause = xstrdup("cannot start the HTTP server (libmicrohttpd)");
+		close(fd);
+		free(a);
+		return -EIO;
+	}
+	info = MHD_get_daemon_info(a->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	a->epfd = info ? info->epoll_fd : -1;
+	r = a->epfd >= 0 ? loop_add_fd(l, a->epfd, LOOP_READ, api_on_epoll, a) : -EIO;
+	if (r < 0) {
+		*cause = xstrdup("cannot watch the HTTP server's events");
+		MHD_stop_daemon(a->mhd);
+		free(a);
+		return r;
+	}
+	loop_set_before_sleep(l, api_before_sleep, a);
+	*ret = a;
+	return 0;
+}
+
+void
+api_free(struct api *a)
+{
+	if (a == NULL)
+		return;
+	exec_close_all(a);
+	loop_set_before_sleep(a->loop, NULL, NULL);
+	loop_del_timer(a->loop, a->timer);
+	loop_del_fd(a->loop, a->epfd);
+	MHD_stop_daemon(a->mhd);
+	free(a);
+}

@@ -1,0 +1,38 @@
+/*
+ * api_internal: what api.c and exec.c share.
+ */
+#ifndef SPRIG_API_INTERNAL_H
+#define SPRIG_API_INTERNAL_H
+
+#include <microhttpd.h>
+
+struct loop;
+struct core;
+
+struct api {
+	struct loop		*loop;
+	struct core		*core;
+	struct MHD_Daemon	*mhd;
+	int			 epfd;
+	uint64_t		 timer;
+	struct exec		*execs;		/* live exec sessions */
+};
+
+/* Queues a JSON error response; returns MHD's result. */
+enum MHD_Result api_error(struct MHD_Connection *conn, unsigned status,
+    const char *code, const char *message);
+/* The HTTP status and error code for a core errno. */
+unsigned api_status_for(int err, const char **code);
+
+/*
+ * Handles GET /v1/sprites/NAME/exec: the WebSocket upgrade and the session.
+ * Called for every access-handler call of the request; *@slot holds the
+ * request's exec state (the request drops its reference with exec_unref).
+ */
+enum MHD_Result exec_handle(struct api *a, struct MHD_Connection *conn,
+    const char *name, struct exec **slot);
+void exec_unref(struct exec *ex);
+/* Ends every exec session (daemon shutdown). */
+void exec_close_all(struct api *a);
+
+#endif

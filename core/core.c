@@ -1,0 +1,881 @@
+/*
+ * core: the sprite lifecycle state machine.
+ *
+ * The database holds each sprite's lasting state; a struct sprite exists
+ * only while a sprite has a VM or an operation under way. Every step that
+ * must survive a crash is done in an order that start-up can finish or undo:
+ * a new sprite's row is inserted as "creating" before anything else, its
+ * layer file is made before the row that references it, and the row becomes
+ * "running" only once the VM answered. Start-up deletes "creating" rows (and
+ * kills their QEMU), marks as stopped what died while no daemon watched, and
+ * deletes layer files no row references.
+ */
+#include "core.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "image.h"
+#include "names.h"
+#include "common/loop.h"
+#include "common/proc.h"
+#include "common/util.h"
+#include "common/xmalloc.h"
+#include "vmm/vmm.h"
+
+enum sprite_op {
+	OP_NONE,
+	OP_CREATE,
+	OP_START,
+	OP_ADOPT,
+	OP_STOP,
+	OP_DESTROY,
+};
+
+static const char *const op_names[] = {
+	"idle", "being created", "starting", "being reconnected", "stopping",
+	"being destroyed",
+};
+
+struct waiter {
+	core_done_fn	 fn;
+	void		*arg;
+	struct waiter	*next;
+};
+
+struct sprite {
+	struct core	*core;
+	int64_t		 id;		/* 0 until its row exists */
+	char		*name;
+	enum sprite_op	 op;
+	core_done_fn	 done;
+	void		*done_arg;
+	struct vm	*vm;
+	int		 vm_ready;
+	struct proc	*img_proc;	/* qemu-img making the top layer */
+	int64_t		 image_id;
+	int64_t		 layer_id;
+	char		*layer_file;
+	struct waiter	*idle_waiters;
+	struct sprite	*next;
+};
+
+struct deferred {
+	struct core	*core;
+	core_done_fn	 fn;
+	void		*arg;
+	int		 err;
+	char		*cause;
+	uint64_t	 timer;
+	struct deferred	*next;
+};
+
+struct core {
+	struct loop		*loop;
+	struct store		*store;
+	struct images		*images;
+	const struct vmm_ops	*vmm;
+	char			*home;
+	char			*layers_dir;
+	int			 boot_timeout_ms;
+	int			 mem_mb;
+	int			 cpus;
+	struct sprite		*sprites;
+	struct deferred		*deferred;
+};
+
+static const struct vm_callbacks sprite_vm_cb;
+
+static void
+deferred_fire(struct loop *l, uint64_t id, void *arg)
+{
+	struct deferred *d = arg, **pp;
+
+	for (pp = &d->core->deferred; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == d) {
+			*pp = d->next;
+			break;
+		}
+	}
+	d->fn(d->arg, d->err, d->cause);
+	free(d->cause);
+	free(d);
+}
+
+/* Calls @fn on the next loop turn; takes @cause. */
+static void
+core_defer(struct core *c, core_done_fn fn, void *arg, int err, char *cause)
+{
+	struct deferred *d = xcalloc(1, sizeof *d);
+
+	d->core = c;
+	d->fn = fn;
+	d->arg = arg;
+	d->err = err;
+	d->cause = cause;
+	d->next = c->deferred;
+	c->deferred = d;
+	d->timer = loop_add_timer(c->loop, 0, deferred_fire, d);
+}
+
+static struct sprite *
+sprite_find(struct core *c, const char *name)
+{
+	struct sprite *s;
+
+	for (s = c->sprites; s != NULL; s = s->next) {
+		if (strcmp(s->name, name) == 0)
+			return s;
+	}
+	return NULL;
+}
+
+static struct sprite *
+sprite_new(struct core *c, const char *name, int64_t id)
+{
+	struct sprite *s = xcalloc(1, sizeof *s);
+
+	s->core = c;
+	s->name = xstrdup(name);
+	s->id = id;
+	s->next = c->sprites;
+	c->sprites = s;
+	return s;
+}
+
+static void
+sprite_free(struct sprite *s)
+{
+	struct sprite **pp;
+
+	for (pp = &s->core->sprites; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	}
+	free(s->name);
+	free(s->layer_file);
+	free(s);
+}
+
+static char *
+sprite_run_dir(struct core *c, const char *name)
+{
+	return xasprintf("%s/run/%s", c->home, name);
+}
+
+static void
+core_event(struct core *c, const char *sprite, const char *kind, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+core_event(struct core *c, const char *sprite, const char *kind, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	store_event_add(c->store, sprite, kind, msg ? msg : kind);
+	free(msg);
+}
+
+/*
+ * Ends the sprite's operation: the requester hears the result, then those
+ * waiting for the sprite to be idle. Frees the runtime record if nothing
+ * keeps it (no VM).
+ */
+static void
+sprite_op_end(struct sprite *s, int err, const char *cause)
+{
+	core_done_fn fn = s->done;
+	void *arg = s->done_arg;
+	struct waiter *w;
+
+	s->op = OP_NONE;
+	s->done = NULL;
+	s->done_arg = NULL;
+	if (fn != NULL)
+		fn(arg, err, cause);
+	while ((w = s->idle_waiters) != NULL) {
+		s->idle_waiters = w->next;
+		w->fn(w->arg, 0, NULL);
+		free(w);
+	}
+	if (s->vm == NULL && s->img_proc == NULL)
+		sprite_free(s);
+}
+
+/* Removes every trace of a sprite: VM files, layer, rows. */
+static void
+sprite_remove(struct core *c, int64_t id, const char *name, int64_t layer_id,
+    const char *layer_file)
+{
+	char *run = sprite_run_dir(c, name);
+
+	rm_rf(run);
+	free(run);
+	if (id != 0)
+		store_sprite_delete(c->store, id);
+	if (layer_id != 0)
+		store_layer_delete(c->store, layer_id);
+	if (layer_file != NULL)
+		unlink(layer_file);
+}
+
+static int
+sprite_vm_config(struct core *c, const struct sprite_row *row, struct vm_config *cfg,
+    struct image_files *files, char **run_dir, char **cause)
+{
+	struct layer_row layer = { 0 };
+	int r;
+
+	r = images_files(c->images, row->image_id, files);
+	if (r < 0) {
+		*cause = xasprintf("sprite \"%s\": its image is missing from the database",
+		    row->name);
+		return r;
+	}
+	r = store_layer_get(c->store, row->top_layer_id, &layer);
+	if (r < 0) {
+		image_files_done(files);
+		*cause = xasprintf("sprite \"%s\": its disk layer is missing from the database",
+		    row->name);
+		return r;
+	}
+	if (access(layer.file, R_OK | W_OK) < 0) {
+		r = -errno;
+		*cause = xasprintf("sprite \"%s\": its disk %s cannot be opened: %s",
+		    row->name, layer.file, strerror(errno));
+		layer_row_done(&layer);
+		image_files_done(files);
+		return r;
+	}
+	*run_dir = sprite_run_dir(c, row->name);
+	memset(cfg, 0, sizeof *cfg);
+	cfg->name = row->name;
+	cfg->run_dir = *run_dir;
+	cfg->kernel = files->kernel;
+	cfg->initrd = files->initrd;
+	cfg->disk = layer.file;	/* handed over below */
+	layer.file = NULL;
+	cfg->mem_mb = row->mem_mb;
+	cfg->cpus = row->cpus;
+	cfg->boot_timeout_ms = c->boot_timeout_ms;
+	layer_row_done(&layer);
+	return 0;
+}
+
+/* Boots the VM of a sprite whose row and layer exist. */
+static int
+sprite_boot(struct sprite *s, const struct sprite_row *row, char **cause)
+{
+	struct core *c = s->core;
+	struct vm_config cfg;
+	struct image_files files = { 0 };
+	char *run_dir = NULL;
+	int r;
+
+	r = sprite_vm_config(c, row, &cfg, &files, &run_dir, cause);
+	if (r < 0)
+		return r;
+	rm_rf(run_dir);	/* stale sockets of an earlier life */
+	r = c->vmm->start(c->loop, &cfg, &sprite_vm_cb, s, &s->vm, cause);
+	if (r == 0)
+		store_sprite_set_process(c->store, s->id, c->vmm->pid(s->vm),
+		    c->vmm->pid_start(s->vm), run_dir);
+	free((char *)cfg.disk);
+	free(run_dir);
+	image_files_done(&files);
+	return r;
+}
+
+static void
+sprite_create_fail(struct sprite *s, int err, const char *cause)
+{
+	struct core *c = s->core;
+
+	sprite_remove(c, s->id, s->name, s->layer_id, s->layer_file);
+	core_event(c, s->name, "error", "create failed: %s", cause);
+	sprite_op_end(s, err, cause);
+}
+
+static void
+sprite_vm_ready(struct vm *vm, int err, const char *cause, void *arg)
+{
+	struct sprite *s = arg;
+	struct core *c = s->core;
+
+	if (err < 0) {
+		/* The VM failed and its process is gone. */
+		c->vmm->release(vm);
+		s->vm = NULL;
+		store_sprite_set_process(c->store, s->id, 0, 0, NULL);
+		if (s->op == OP_CREATE) {
+			sprite_create_fail(s, err, cause);
+			return;
+		}
+		store_sprite_set_state(c->store, s->id, SPRITE_STOPPED, cause);
+		core_event(c, s->name, "error", "%s failed: %s", op_names[s->op], cause);
+		sprite_op_end(s, err, cause);
+		return;
+	}
+	s->vm_ready = 1;
+	store_sprite_set_state(c->store, s->id, SPRITE_RUNNING, NULL);
+	if (s->op != OP_ADOPT)
+		core_event(c, s->name, s->op == OP_CREATE ? "create" : "start",
+		    "running (%s)", c->vmm->accel());
+	sprite_op_end(s, 0, NULL);
+}
+
+static void
+sprite_vm_exited(struct vm *vm, const char *why, void *arg)
+{
+	struct sprite *s = arg;
+	struct core *c = s->core;
+	enum sprite_op op = s->op;
+	char *run;
+
+	c->vmm->release(vm);
+	s->vm = NULL;
+	s->vm_ready = 0;
+	if (op == OP_DESTROY) {
+		sprite_remove(c, s->id, s->name, s->layer_id, s->layer_file);
+		core_event(c, s->name, "destroy", "destroyed");
+		sprite_op_end(s, 0, NULL);
+		return;
+	}
+	store_sprite_set_process(c->store, s->id, 0, 0, NULL);
+	store_sprite_set_state(c->store, s->id, SPRITE_STOPPED,
+	    op == OP_STOP ? NULL : why);
+	run = sprite_run_dir(c, s->name);
+	rm_rf(run);
+	free(run);
+	if (op == OP_STOP) {
+		core_event(c, s->name, "stop", "stopped");
+		sprite_op_end(s, 0, NULL);
+	} else {
+		core_event(c, s->name, "exit", "stopped unexpectedly: %s", why);
+		sprite_op_end(s, 0, NULL);
+	}
+}
+
+static const struct vm_callbacks sprite_vm_cb = {
+	.ready = sprite_vm_ready,
+	.exited = sprite_vm_exited,
+};
+
+static void
+sprite_layer_made(struct proc *p, int status, void *arg)
+{
+	struct sprite *s = arg;
+	struct core *c = s->core;
+	struct layer_row layer = { 0 };
+	struct sprite_row row = { 0 };
+	char *cause = NULL;
+	int r;
+
+	s->img_proc = NULL;
+	if (status != 0) {
+		cause = xasprintf("qemu-img could not make the disk layer (it %s)",
+		    proc_status_str(status));
+		sprite_create_fail(s, -EIO, cause);
+		free(cause);
+		return;
+	}
+	fsync_dir(c->layers_dir);
+	layer.image_id = s->image_id;
+	layer.file = s->layer_file;
+	r = store_begin(c->store);
+	if (r == 0)
+		r = store_layer_add(c->store, &layer);
+	if (r == 0)
+		r = store_sprite_set_top_layer(c->store, s->id, layer.id);
+	if (r == 0)
+		r = store_commit(c->store);
+	else
+		store_rollback(c->store);
+	if (r < 0) {
+		cause = xasprintf("cannot record the disk layer: %s", store_errmsg(c->store));
+		sprite_create_fail(s, r, cause);
+		free(cause);
+		return;
+	}
+	s->layer_id = layer.id;
+	r = store_sprite_get(c->store, s->name, &row);
+	if (r == 0)
+		r = sprite_boot(s, &row, &cause);
+	else
+		cause = xasprintf("sprite \"%s\" vanished from the database", s->name);
+	sprite_row_done(&row);
+	if (r < 0) {
+		sprite_create_fail(s, r, cause);
+		free(cause);
+	}
+}
+
+static void
+sprite_image_ready(void *arg, int err, const char *cause, int64_t image_id)
+{
+	struct sprite *s = arg;
+	struct core *c = s->core;
+	struct sprite_row row = { 0 };
+	struct image_files files = { 0 };
+	char hex[17], *qcow_cause = NULL;
+	char *argv[12];
+	struct proc_spec spec = { 0 };
+	int r;
+
+	if (err < 0) {
+		sprite_create_fail(s, err, cause);
+		return;
+	}
+	s->image_id = image_id;
+	row.name = s->name;
+	row.state = SPRITE_CREATING;
+	row.image_id = image_id;
+	row.mem_mb = c->mem_mb;
+	row.cpus = c->cpus;
+	r = store_sprite_add(c->store, &row);
+	if (r < 0) {
+		qcow_cause = r == -EEXIST ?
+		    xasprintf("sprite \"%s\" already exists", s->name) :
+		    xasprintf("cannot record the sprite: %s", store_errmsg(c->store));
+		sprite_create_fail(s, r, qcow_cause);
+		free(qcow_cause);
+		return;
+	}
+	s->id = row.id;
+	r = images_files(c->images, image_id, &files);
+	if (r < 0) {
+		sprite_create_fail(s, r, "the image is missing from the database");
+		return;
+	}
+	random_hex(hex, sizeof hex);
+	s->layer_file = xasprintf("%s/%s.qcow2", c->layers_dir, hex);
+	argv[0] = "qemu-img";
+	argv[1] = "create";
+	argv[2] = "-q";
+	argv[3] = "-f";
+	argv[4] = "qcow2";
+	argv[5] = "-F";
+	argv[6] = "raw";
+	argv[7] = "-b";
+	argv[8] = files.rootfs;
+	argv[9] = s->layer_file;
+	argv[10] = NULL;
+	spec.argv = argv;
+	r = proc_spawn(c->loop, &spec, sprite_layer_made, s, &s->img_proc);
+	image_files_done(&files);
+	if (r < 0) {
+		qcow_cause = r == -ENOENT ?
+		    xstrdup("qemu-img is not installed (apt-get install qemu-utils)") :
+		    xasprintf("cannot run qemu-img: %s", strerror(-r));
+		free(s->layer_file);
+		s->layer_file = NULL;
+		sprite_create_fail(s, r, qcow_cause);
+		free(qcow_cause);
+	}
+}
+
+int
+core_create(struct core *c, const char *name, const char *image,
+    core_done_fn fn, void *arg, char **cause)
+{
+	struct sprite_row row = { 0 };
+	struct sprite *s;
+	int r;
+
+	r = name_check(name, cause);
+	if (r < 0)
+		return r;
+	if (sprite_find(c, name) != NULL || store_sprite_get(c->store, name, &row) == 0) {
+		sprite_row_done(&row);
+		*cause = xasprintf("sprite \"%s\" already exists", name);
+		return -EEXIST;
+	}
+	if (image == NULL || *image == '\0')
+		image = IMAGE_DEFAULT;
+	s = sprite_new(c, name, 0);
+	s->op = OP_CREATE;
+	s->done = fn;
+	s->done_arg = arg;
+	images_ensure(c->images, image, sprite_image_ready, s);
+	return 0;
+}
+
+/* Finds an idle sprite by name for an operation; fills @row. */
+static int
+sprite_for_op(struct core *c, const char *name, struct sprite_row *row,
+    struct sprite **ret, char **cause)
+{
+	struct sprite *s;
+	int r;
+
+	r = store_sprite_get(c->store, name, row);
+	if (r == -ENOENT) {
+		*cause = xasprintf("sprite \"%s\" not found", name);
+		return r;
+	}
+	if (r < 0) {
+		*cause = xasprintf("cannot read sprite \"%s\": %s", name, store_errmsg(c->store));
+		return r;
+	}
+	s = sprite_find(c, name);
+	if (s != NULL && s->op != OP_NONE) {
+		*cause = xasprintf("sprite \"%s\" is %s; try again in a moment", name,
+		    op_names[s->op]);
+		sprite_row_done(row);
+		return -EBUSY;
+	}
+	*ret = s;
+	return 0;
+}
+
+int
+core_start(struct core *c, const char *name, core_done_fn fn, void *arg, char **cause)
+{
+	struct sprite_row row = { 0 };
+	struct sprite *s = NULL;
+	int r;
+
+	r = sprite_for_op(c, name, &row, &s, cause);
+	if (r < 0)
+		return r;
+	if (s != NULL && s->vm != NULL) {
+		sprite_row_done(&row);
+		core_defer(c, fn, arg, 0, NULL);	/* already running */
+		return 0;
+	}
+	s = sprite_new(c, name, row.id);
+	s->op = OP_START;
+	s->layer_id = row.top_layer_id;
+	r = sprite_boot(s, &row, cause);
+	sprite_row_done(&row);
+	if (r < 0) {
+		sprite_free(s);
+		return r;
+	}
+	s->done = fn;
+	s->done_arg = arg;
+	return 0;
+}
+
+int
+core_stop(struct core *c, const char *name, core_done_fn fn, void *arg, char **cause)
+{
+	struct sprite_row row = { 0 };
+	struct sprite *s = NULL;
+	int r;
+
+	r = sprite_for_op(c, name, &row, &s, cause);
+	sprite_row_done(&row);
+	if (r < 0)
+		return r;
+	if (s == NULL || s->vm == NULL) {
+		core_defer(c, fn, arg, 0, NULL);	/* already stopped */
+		return 0;
+	}
+	s->op = OP_STOP;
+	s->done = fn;
+	s->done_arg = arg;
+	c->vmm->stop(s->vm);
+	return 0;
+}
+
+int
+core_destroy(struct core *c, const char *name, core_done_fn fn, void *arg, char **cause)
+{
+	struct sprite_row row = { 0 };
+	struct layer_row layer = { 0 };
+	struct sprite *s = NULL;
+	int r;
+
+	r = sprite_for_op(c, name, &row, &s, cause);
+	if (r < 0)
+		return r;
+	if (s == NULL)
+		s = sprite_new(c, name, row.id);
+	s->op = OP_DESTROY;
+	s->done = fn;
+	s->done_arg = arg;
+	s->layer_id = row.top_layer_id;
+	if (row.top_layer_id != 0 && store_layer_get(c->store, row.top_layer_id, &layer) == 0) {
+		free(s->layer_file);
+		s->layer_file = layer.file;
+		layer.file = NULL;
+	}
+	layer_row_done(&layer);
+	sprite_row_done(&row);
+	if (s->vm != NULL) {
+		/* The disk is being thrown away: no need for a clean shutdown. */
+		c->vmm->kill(s->vm);
+		return 0;
+	}
+	sprite_remove(c, s->id, s->name, s->layer_id, s->layer_file);
+	core_event(c, s->name, "destroy", "destroyed");
+	s->done = NULL;
+	sprite_op_end(s, 0, NULL);
+	core_defer(c, fn, arg, 0, NULL);
+	return 0;
+}
+
+int
+core_wait_idle(struct core *c, const char *name, core_done_fn fn, void *arg, char **cause)
+{
+	struct sprite *s = sprite_find(c, name);
+	struct waiter *w;
+
+	if (s == NULL || s->op == OP_NONE) {
+		core_defer(c, fn, arg, 0, NULL);
+		return 0;
+	}
+	w = xcalloc(1, sizeof *w);
+	w->fn = fn;
+	w->arg = arg;
+	w->next = s->idle_waiters;
+	s->idle_waiters = w;
+	return 0;
+}
+
+int
+core_get(struct core *c, const char *name, struct sprite_row *ret, char **cause)
+{
+	int r = store_sprite_get(c->store, name, ret);
+
+	if (r == -ENOENT)
+		*cause = xasprintf("sprite \"%s\" not found", name);
+	else if (r < 0)
+		*cause = xasprintf("cannot read sprite \"%s\": %s", name, store_errmsg(c->store));
+	return r;
+}
+
+int
+core_list(struct core *c, struct sprite_row **ret, size_t *ret_n)
+{
+	return store_sprite_list(c->store, ret, ret_n);
+}
+
+int
+core_agent(struct core *c, const char *name, struct agent **ret, char **cause)
+{
+	struct sprite_row row = { 0 };
+	struct sprite *s;
+	struct agent *a;
+	int r;
+
+	r = core_get(c, name, &row, cause);
+	if (r < 0)
+		return r;
+	s = sprite_find(c, name);
+	a = s != NULL && s->vm != NULL && s->vm_ready ? c->vmm->agent(s->vm) : NULL;
+	if (a == NULL) {
+		*cause = xasprintf("sprite \"%s\" is %s; start it with: sprig start %s",
+		    name, row.state, name);
+		sprite_row_done(&row);
+		return -EAGAIN;
+	}
+	sprite_row_done(&row);
+	*ret = a;
+	return 0;
+}
+
+const char *
+core_accel(const struct core *c)
+{
+	return c->vmm->accel();
+}
+
+/* Kills a recorded QEMU if it is still the process we started. */
+static void
+core_kill_recorded(const struct sprite_row *row)
+{
+	uint64_t start;
+
+	if (row->pid > 0 && proc_start_time((pid_t)row->pid, &start) == 0 &&
+	    start == row->pid_start)
+		kill((pid_t)row->pid, SIGKILL);
+}
+
+static void
+core_adopt(struct core *c, const struct sprite_row *row)
+{
+	struct vm_config cfg;
+	struct image_files files = { 0 };
+	struct sprite *s;
+	char *run_dir = NULL, *cause = NULL;
+	int r;
+
+	r = sprite_vm_config(c, row, &cfg, &files, &run_dir, &cause);
+	if (r == 0) {
+		s = sprite_new(c, row->name, row->id);
+		s->op = OP_ADOPT;
+		s->layer_id = row->top_layer_id;
+		r = c->vmm->adopt(c->loop, &cfg, (pid_t)row->pid, row->pid_start,
+		    &sprite_vm_cb, s, &s->vm, &cause);
+		if (r < 0)
+			sprite_free(s);
+		free((char *)cfg.disk);
+		image_files_done(&files);
+	}
+	if (r < 0) {
+		core_kill_recorded(row);
+		store_sprite_set_process(c->store, row->id, 0, 0, NULL);
+		store_sprite_set_state(c->store, row->id, SPRITE_STOPPED, NULL);
+		core_event(c, row->name, "exit", "stopped while no daemon was running (%s)",
+		    cause ? cause : "gone");
+		free(run_dir);
+		run_dir = sprite_run_dir(c, row->name);
+		rm_rf(run_dir);
+	}
+	free(run_dir);
+	free(cause);
+}
+
+/* Deletes layer files that no row references: leftovers of a crash. */
+static void
+core_collect_layers(struct core *c)
+{
+	struct layer_row *layers = NULL;
+	size_t n = 0;
+	DIR *d;
+	struct dirent *e;
+
+	if (store_layer_list(c->store, &layers, &n) < 0)
+		return;
+	d = opendir(c->layers_dir);
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		char *path;
+		int known = 0;
+
+		if (e->d_name[0] == '.')
+			continue;
+		path = xasprintf("%s/%s", c->layers_dir, e->d_name);
+		for (size_t i = 0; i < n && !known; i++)
+			known = strcmp(layers[i].file, path) == 0;
+		if (!known)
+			unlink(path);
+		free(path);
+	}
+	if (d != NULL)
+		closedir(d);
+	for (size_t i = 0; i < n; i++)
+		layer_row_done(&layers[i]);
+	free(layers);
+}
+
+static void
+core_reconcile(struct core *c)
+{
+	struct sprite_row *rows = NULL;
+	size_t n = 0;
+
+	if (store_sprite_list(c->store, &rows, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct sprite_row *row = &rows[i];
+
+		if (strcmp(row->state, SPRITE_CREATING) == 0) {
+			/* A create cut off by a crash: undo it. */
+			core_kill_recorded(row);
+			sprite_remove(c, row->id, row->name, row->top_layer_id, NULL);
+			core_event(c, row->name, "error", "an unfinished create was undone");
+		} else if (row->pid != 0) {
+			core_adopt(c, row);
+		}
+	}
+	sprite_rows_free(rows, n);
+	core_collect_layers(c);
+}
+
+int
+core_new(struct loop *l, const struct core_config *cfg, struct core **ret, char **cause)
+{
+	struct core *c;
+	char *db;
+	int r;
+
+	c = xcalloc(1, sizeof *c);
+	c->loop = l;
+	c->vmm = cfg->vmm;
+	c->home = xstrdup(cfg->home);
+	c->layers_dir = xasprintf("%s/layers", cfg->home);
+	c->boot_timeout_ms = cfg->boot_timeout_ms > 0 ? cfg->boot_timeout_ms : 60000;
+	c->mem_mb = cfg->mem_mb > 0 ? cfg->mem_mb : 256;
+	c->cpus = cfg->cpus > 0 ? cfg->cpus : 1;
+	r = mkdir_p(c->layers_dir, 0700);
+	if (r < 0) {
+		*cause = xasprintf("cannot create %s: %s", c->layers_dir, strerror(-r));
+		goto fail;
+	}
+	db = xasprintf("%s/sprig.db", cfg->home);
+	r = store_open(db, &c->store, cause);
+	free(db);
+	if (r < 0)
+		goto fail;
+	c->images = images_new(l, c->store, cfg->home, cfg->libexec);
+	core_reconcile(c);
+	*ret = c;
+	return 0;
+fail:
+	free(c->home);
+	free(c->layers_dir);
+	free(c);
+	return r;
+}
+
+void
+core_free(struct core *c)
+{
+	struct deferred *d;
+
+	if (c == NULL)
+		return;
+	while (c->sprites != NULL) {
+		struct sprite *s = c->sprites;
+		struct waiter *w;
+
+		if (s->img_proc != NULL) {
+			proc_kill(s->img_proc, SIGKILL);
+			proc_forget(s->img_proc);
+			s->img_proc = NULL;
+		}
+		if (s->vm != NULL) {
+			/* Running VMs run on; one being created or started is
+			 * half-made: kill it, start-up sweeps the rest. */
+			if (s->op == OP_CREATE || s->op == OP_START || s->op == OP_DESTROY)
+				c->vmm->kill(s->vm);
+			c->vmm->release(s->vm);
+			s->vm = NULL;
+		}
+		if (s->done != NULL)
+			s->done(s->done_arg, -ECANCELED, "the daemon is stopping");
+		while ((w = s->idle_waiters) != NULL) {
+			s->idle_waiters = w->next;
+			w->fn(w->arg, -ECANCELED, "the daemon is stopping");
+			free(w);
+		}
+		sprite_free(s);
+	}
+	while ((d = c->deferred) != NULL) {
+		c->deferred = d->next;
+		loop_del_timer(c->loop, d->timer);
+		free(d->cause);
+		free(d);
+	}
+	images_free(c->images);
+	store_close(c->store);
+	free(c->home);
+	free(c->layers_dir);
+	free(c);
+}

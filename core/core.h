@@ -1,0 +1,61 @@
+/*
+ * core: sprites and their lifecycle. It owns the store, the images, and a
+ * runtime record for every sprite that has a VM or an operation under way;
+ * it knows no HTTP and no curses.
+ *
+ * Operations that take time (create, start, stop, destroy) return at once:
+ * 0 when accepted, after which @fn is called exactly once, never from inside
+ * the call; or a negative errno with *cause set (caller frees) when refused,
+ * after which @fn is never called. Errors: -EINVAL bad input, -ENOENT no such
+ * sprite or image, -EEXIST name taken, -EBUSY another operation is under way,
+ * -EIO the VM or image failed.
+ */
+#ifndef SPRIG_CORE_H
+#define SPRIG_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db/store.h"
+
+struct loop;
+struct agent;
+struct vmm_ops;
+struct core;
+
+struct core_config {
+	const char		*home;		/* $SPRIG_HOME */
+	const char		*libexec;	/* image recipes and the guest's sprig-init */
+	const struct vmm_ops	*vmm;
+	int			 boot_timeout_ms;
+	int			 mem_mb;
+	int			 cpus;
+};
+
+typedef void (*core_done_fn)(void *arg, int err, const char *cause);
+
+/* Opens the store, then re-adopts VMs left running and sweeps what a crash
+ * left half-made. */
+int core_new(struct loop *l, const struct core_config *cfg, struct core **ret, char **cause);
+/* Lets running VMs run on (a later daemon adopts them); operations under way
+ * are cancelled, their half-made results removed. */
+void core_free(struct core *c);
+const char *core_accel(const struct core *c);
+
+int core_create(struct core *c, const char *name, const char *image,
+    core_done_fn fn, void *arg, char **cause);
+int core_start(struct core *c, const char *name, core_done_fn fn, void *arg, char **cause);
+int core_stop(struct core *c, const char *name, core_done_fn fn, void *arg, char **cause);
+int core_destroy(struct core *c, const char *name, core_done_fn fn, void *arg, char **cause);
+/* Calls @fn once no operation is under way on @name (at once if none is). */
+int core_wait_idle(struct core *c, const char *name, core_done_fn fn, void *arg, char **cause);
+
+int core_get(struct core *c, const char *name, struct sprite_row *ret, char **cause);
+int core_list(struct core *c, struct sprite_row **ret, size_t *ret_n);
+
+/* The agent channel of a running sprite, to exec in it; -ENOENT, or
+ * -EAGAIN when it is not running (cause says what to do). The pointer is
+ * valid until the channel reports lost to its sessions. */
+int core_agent(struct core *c, const char *name, struct agent **ret, char **cause);
+
+#endif

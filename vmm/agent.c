@@ -1,0 +1,433 @@
+/*
+ * agent: host side of the agent channel. Owns the channel fd, its input and
+ * output buffers, the table of exec sessions and the pending pings.
+ */
+#include "agent.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/loop.h"
+#include "common/util.h"
+#include "common/xmalloc.h"
+
+struct agent_session {
+	uint32_t				 chan;
+	const struct agent_session_callbacks	*cb;
+	void					*arg;
+	int					 started;
+	struct agent_session			*next;
+};
+
+struct agent_ping {
+	uint64_t		 cookie;
+	uint64_t		 sent_us;
+	agent_ping_fn		 fn;
+	void			*arg;
+	struct agent_ping	*next;
+};
+
+struct agent {
+	struct loop			*loop;
+	int				 fd;
+	const struct agent_callbacks	*cb;
+	void				*arg;
+	struct buf			 in;
+	struct buf			 out;
+	int				 ready;
+	int				 closed;
+	int				 in_callback;	/* agent_free deferred while > 0 */
+	int				 free_pending;
+	uint32_t			 next_chan;
+	uint64_t			 next_cookie;
+	struct agent_session		*sessions;
+	struct agent_ping		*pings;
+};
+
+static void agent_io(struct loop *l, int fd, int events, void *arg);
+
+static void
+agent_update_mask(struct agent *a)
+{
+	if (!a->closed)
+		loop_set_fd(a->loop, a->fd, LOOP_READ | (buf_used(&a->out) ? LOOP_WRITE : 0));
+}
+
+static void
+agent_send(struct agent *a, uint16_t type, uint32_t chan, const void *p, size_t n)
+{
+	agent_frame_add(&a->out, type, chan, p, n);
+	agent_update_mask(a);
+}
+
+struct agent *
+agent_new(struct loop *l, int fd, const struct agent_callbacks *cb, void *arg)
+{
+	struct agent *a = xcalloc(1, sizeof *a);
+	size_t off;
+
+	a->loop = l;
+	a->fd = fd;
+	a->cb = cb;
+	a->arg = arg;
+	a->next_chan = 1;
+	buf_init(&a->in);
+	buf_init(&a->out);
+	fd_set_nonblock(fd, 1);
+	off = agent_frame_begin(&a->out, AGENT_HELLO, 0);
+	buf_add_u32(&a->out, AGENT_VERSION);
+	buf_add_u64(&a->out, (uint64_t)now_unix_ms());
+	agent_frame_end(&a->out, off);
+	if (loop_add_fd(l, fd, LOOP_READ | LOOP_WRITE, agent_io, a) < 0)
+		a->closed = 1;
+	return a;
+}
+
+static struct agent_session *
+agent_find(struct agent *a, uint32_t chan)
+{
+	struct agent_session *s;
+
+	for (s = a->sessions; s != NULL; s = s->next) {
+		if (s->chan == chan)
+			return s;
+	}
+	return NULL;
+}
+
+static void
+agent_unlink(struct agent *a, struct agent_session *s)
+{
+	struct agent_session **pp;
+
+	for (pp = &a->sessions; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			free(s);
+			return;
+		}
+	}
+}
+
+/* Ends the channel: every session and ping is told, then the owner. */
+static void
+agent_close(struct agent *a, const char *why)
+{
+	struct agent_session *s;
+	struct agent_ping *p;
+
+	if (a->closed)
+		return;
+	a->closed = 1;
+	loop_del_fd(a->loop, a->fd);
+	a->in_callback++;
+	while ((s = a->sessions) != NULL) {
+		a->sessions = s->next;
+		if (s->cb->lost != NULL)
+			s->cb->lost(s->arg, why);
+		free(s);
+	}
+	while ((p = a->pings) != NULL) {
+		a->pings = p->next;
+		p->fn(a, -ECONNRESET, 0, p->arg);
+		free(p);
+	}
+	if (a->cb->closed != NULL && !a->free_pending)
+		a->cb->closed(a, why, a->arg);
+	a->in_callback--;
+}
+
+static void
+agent_destroy(struct agent *a)
+{
+	close(a->fd);
+	buf_done(&a->in);
+	buf_done(&a->out);
+	free(a);
+}
+
+void
+agent_free(struct agent *a)
+{
+	if (a == NULL)
+		return;
+	if (a->in_callback > 0) {
+		a->free_pending = 1;
+		return;
+	}
+	a->free_pending = 1;
+	agent_close(a, "the channel was closed");
+	agent_destroy(a);
+}
+
+int
+agent_ready(const struct agent *a)
+{
+	return a->ready && !a->closed;
+}
+
+static void
+agent_on_frame(struct agent *a, const struct agent_hdr *h, const uint8_t *p)
+{
+	struct agent_session *s = NULL;
+	const struct agent_session_callbacks *cb;
+	void *cb_arg;
+	struct agent_ping **pp, *ping;
+	struct rd r;
+	char *msg;
+	int32_t code, sig;
+	uint64_t cookie;
+
+	rd_init(&r, p, h->len);
+	if (h->chan != 0)
+		s = agent_find(a, h->chan);
+	switch (h->type) {
+	case AGENT_HELLO:
+		(void)rd_u32(&r);
+		msg = rd_str(&r, 256);
+		a->ready = 1;
+		if (a->cb->hello != NULL)
+			a->cb->hello(a, msg ? msg : "", a->arg);
+		free(msg);
+		break;
+	case AGENT_PONG:
+		cookie = rd_u64(&r);
+		for (pp = &a->pings; *pp != NULL; pp = &(*pp)->next) {
+			if ((*pp)->cookie == cookie) {
+				ping = *pp;
+				*pp = ping->next;
+				ping->fn(a, 0, loop_now_us() - ping->sent_us, ping->arg);
+				free(ping);
+				break;
+			}
+		}
+		break;
+	case AGENT_EXEC_OK:
+		if (s != NULL && !s->started) {
+			s->started = 1;
+			s->cb->started(s->arg, 0, NULL);
+		}
+		break;
+	case AGENT_EXEC_ERR:
+		if (s == NULL)
+			break;
+		code = (int32_t)rd_u32(&r);
+		msg = rd_str(&r, 4096);
+		cb = s->cb;
+		cb_arg = s->arg;
+		agent_unlink(a, s);	/* first: the callback may touch sessions */
+		cb->started(cb_arg, code > 0 ? -code : -EIO, msg ? msg : "cannot start");
+		free(msg);
+		break;
+	case AGENT_STDOUT:
+	case AGENT_STDERR:
+		if (s != NULL && h->len > 0)
+			s->cb->output(s->arg, h->type == AGENT_STDOUT ? 1 : 2, p, h->len);
+		break;
+	case AGENT_EXIT:
+		if (s == NULL)
+			break;
+		code = (int32_t)rd_u32(&r);
+		sig = (int32_t)rd_u32(&r);
+		cb = s->cb;
+		cb_arg = s->arg;
+		agent_unlink(a, s);
+		cb->exited(cb_arg, sig ? 128 + sig : code, sig);
+		break;
+	default:
+		break;	/* a newer guest: ignore what we do not know */
+	}
+}
+
+static void
+agent_read(struct agent *a)
+{
+	struct agent_hdr h;
+	ssize_t n;
+	int r;
+
+	for (;;) {
+		n = read(a->fd, buf_reserve(&a->in, 65536), 65536);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0) {
+			agent_close(a, n == 0 ? "the guest agent's channel closed" :
+			    "the guest agent's channel failed");
+			return;
+		}
+		buf_commit(&a->in, (size_t)n);
+		if ((size_t)n < 65536)
+			break;
+	}
+	a->in_callback++;
+	while (!a->closed && !a->free_pending) {
+		r = agent_hdr_decode(buf_head(&a->in), buf_used(&a->in), &h);
+		if (r == -EAGAIN || (r == 0 && buf_used(&a->in) < AGENT_HDR_SIZE + h.len))
+			break;
+		if (r < 0) {
+			agent_close(a, "the guest agent sent a malformed frame");
+			break;
+		}
+		agent_on_frame(a, &h, buf_head(&a->in) + AGENT_HDR_SIZE);
+		buf_consume(&a->in, AGENT_HDR_SIZE + h.len);
+	}
+	a->in_callback--;
+}
+
+static void
+agent_write(struct agent *a)
+{
+	while (buf_used(&a->out) > 0) {
+		ssize_t n = write(a->fd, buf_head(&a->out), buf_used(&a->out));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n < 0) {
+			agent_close(a, "the guest agent's channel failed");
+			return;
+		}
+		buf_consume(&a->out, (size_t)n);
+	}
+	agent_update_mask(a);
+}
+
+static void
+agent_io(struct loop *l, int fd, int events, void *arg)
+{
+	struct agent *a = arg;
+
+	a->in_callback++;
+	if (events & LOOP_WRITE)
+		agent_write(a);
+	if ((events & LOOP_READ) && !a->closed)
+		agent_read(a);
+	a->in_callback--;
+	if (a->free_pending && a->in_callback == 0)
+		agent_destroy(a);
+}
+
+int
+agent_exec(struct agent *a, const struct agent_exec *e,
+    const struct agent_session_callbacks *cb, void *arg, uint32_t *ret_chan)
+{
+	struct agent_session *s;
+
+	if (a->closed || !a->ready)
+		return -ENOTCONN;
+	s = xcalloc(1, sizeof *s);
+	s->chan = a->next_chan++;
+	if (a->next_chan == 0)
+		a->next_chan = 1;
+	s->cb = cb;
+	s->arg = arg;
+	s->next = a->sessions;
+	a->sessions = s;
+	agent_exec_add(&a->out, s->chan, e);
+	agent_update_mask(a);
+	*ret_chan = s->chan;
+	return 0;
+}
+
+static int
+agent_session_send(struct agent *a, uint32_t chan, uint16_t type, const void *p, size_t n)
+{
+	if (a->closed)
+		return -ENOTCONN;
+	if (agent_find(a, chan) == NULL)
+		return -ENOENT;
+	agent_send(a, type, chan, p, n);
+	return 0;
+}
+
+int
+agent_stdin(struct agent *a, uint32_t chan, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	int r = 0;
+
+	while (len > 0 && r == 0) {
+		size_t n = len > AGENT_CHUNK ? AGENT_CHUNK : len;
+
+		r = agent_session_send(a, chan, AGENT_STDIN, p, n);
+		p += n;
+		len -= n;
+	}
+	return r;
+}
+
+int
+agent_stdin_eof(struct agent *a, uint32_t chan)
+{
+	return agent_session_send(a, chan, AGENT_STDIN_EOF, NULL, 0);
+}
+
+int
+agent_signal(struct agent *a, uint32_t chan, int sig)
+{
+	uint8_t p[4] = { sig & 0xff, (sig >> 8) & 0xff, 0, 0 };
+
+	return agent_session_send(a, chan, AGENT_SIGNAL, p, sizeof p);
+}
+
+int
+agent_resize(struct agent *a, uint32_t chan, unsigned rows, unsigned cols)
+{
+	uint8_t p[4] = { rows & 0xff, (rows >> 8) & 0xff, cols & 0xff, (cols >> 8) & 0xff };
+
+	return agent_session_send(a, chan, AGENT_RESIZE, p, sizeof p);
+}
+
+void
+agent_forget(struct agent *a, uint32_t chan)
+{
+	struct agent_session *s = agent_find(a, chan);
+
+	if (s == NULL)
+		return;
+	agent_signal(a, chan, SIGKILL);
+	agent_unlink(a, s);
+}
+
+int
+agent_ping(struct agent *a, agent_ping_fn fn, void *arg)
+{
+	struct agent_ping *p;
+	uint8_t c[8];
+
+	if (a->closed)
+		return -ENOTCONN;
+	p = xcalloc(1, sizeof *p);
+	p->cookie = ++a->next_cookie;
+	p->sent_us = loop_now_us();
+	p->fn = fn;
+	p->arg = arg;
+	p->next = a->pings;
+	a->pings = p;
+	for (int i = 0; i < 8; i++)
+		c[i] = (uint8_t)(p->cookie >> (8 * i));
+	agent_send(a, AGENT_PING, 0, c, sizeof c);
+	return 0;
+}
+
+int
+agent_shutdown(struct agent *a)
+{
+	if (a->closed)
+		return -ENOTCONN;
+	agent_send(a, AGENT_SHUTDOWN, 0, NULL, 0);
+	return 0;
+}
+
+size_t
+agent_pending(const struct agent *a)
+{
+	return buf_used(&a->out);
+}

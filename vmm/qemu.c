@@ -1,0 +1,659 @@
+/*
+ * qemu: runs a sprite's VM as a QEMU process. It owns the process (watched
+ * with a pidfd), its QMP connection, its agent channel and its console, which
+ * it copies into a bounded serial log.
+ *
+ * QEMU is started paused (-S) in its own session, on listening sockets that
+ * sprig binds and passes down as fds, so the daemon can connect at once and
+ * a later daemon can reconnect by path after a crash. Once QMP, the agent
+ * channel and the console are connected the VM is let go (cont); it is ready
+ * when the guest's agent says HELLO.
+ */
+#include "qemu.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "agent.h"
+#include "qmp.h"
+#include "common/loop.h"
+#include "common/proc.h"
+#include "common/util.h"
+#include "common/xmalloc.h"
+
+/* How long a clean shutdown may take before QMP quit, then SIGKILL. */
+#define QEMU_STOP_GRACE_MS	10000
+#define QEMU_QUIT_GRACE_MS	5000
+#define QEMU_ADOPT_TIMEOUT_MS	10000
+/* TCG translation cache, MiB: QEMU's default (1 GiB) would dwarf the guest. */
+#define QEMU_TCG_TB_SIZE	64
+
+enum qemu_phase {
+	QEMU_BOOTING,	/* started or adopted, not yet ready */
+	QEMU_READY,
+	QEMU_FAILING,	/* failed before ready: killed, waiting for the exit */
+	QEMU_GONE,	/* the process exited */
+};
+
+struct vm {
+	struct loop		*loop;
+	char			*name;
+	char			*run_dir;
+	const struct vm_callbacks *cb;
+	void			*arg;
+	enum qemu_phase		 phase;
+	int			 adopted;
+	struct proc		*proc;
+	pid_t			 pid;
+	uint64_t		 pid_start;
+	struct qmp		*qmp;
+	struct agent		*agent;
+	int			 console_fd;
+	int			 serial_fd;
+	off_t			 serial_size;
+	uint64_t		 timer;
+	int			 stopping;	/* 0, 1 shutdown sent, 2 quit sent, 3 killed */
+	char			*fail_cause;
+};
+
+static const struct agent_callbacks qemu_agent_cb;
+static const struct qmp_callbacks qemu_qmp_cb;
+
+const char *
+qemu_binary(void)
+{
+	const char *env = getenv("SPRIG_QEMU");
+
+	return env != NULL && *env != '\0' ? env : "qemu-system-x86_64";
+}
+
+static const char *
+qemu_accel(void)
+{
+	static const char *accel;
+	int fd;
+
+	if (accel != NULL)
+		return accel;
+	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	accel = fd >= 0 ? "kvm" : "tcg";
+	if (fd >= 0)
+		close(fd);
+	return accel;
+}
+
+static void
+argv_add(char ***v, size_t *n, char *s)
+{
+	*v = xreallocarray(*v, *n + 2, sizeof **v);
+	(*v)[(*n)++] = s;
+	(*v)[*n] = NULL;
+}
+
+char **
+qemu_build_argv(const struct vm_config *cfg, const char *binary,
+    const char *accel, int qmp_fd, int agent_fd, int console_fd)
+{
+	char **v = NULL;
+	size_t n = 0;
+	int kvm = strcmp(accel, "kvm") == 0;
+
+	argv_add(&v, &n, xstrdup(binary));
+	argv_add(&v, &n, xstrdup("-name"));
+	argv_add(&v, &n, xasprintf("sprig-%s,process=sprig-%s", cfg->name, cfg->name));
+	argv_add(&v, &n, xstrdup("-nodefaults"));
+	argv_add(&v, &n, xstrdup("-no-user-config"));
+	argv_add(&v, &n, xstrdup("-display"));
+	argv_add(&v, &n, xstrdup("none"));
+	argv_add(&v, &n, xstrdup("-no-reboot"));
+	argv_add(&v, &n, xstrdup("-S"));
+	argv_add(&v, &n, xstrdup("-sandbox"));
+	argv_add(&v, &n, xstrdup("on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"));
+	argv_add(&v, &n, xstrdup("-machine"));
+	argv_add(&v, &n, xstrdup("q35,vmport=off,smbus=off,sata=off"));
+	argv_add(&v, &n, xstrdup("-accel"));
+	argv_add(&v, &n, kvm ? xstrdup("kvm") : xasprintf("tcg,tb-size=%d", QEMU_TCG_TB_SIZE));
+	argv_add(&v, &n, xstrdup("-cpu"));
+	argv_add(&v, &n, xstrdup(kvm ? "host" : "max"));
+	argv_add(&v, &n, xstrdup("-m"));
+	argv_add(&v, &n, xasprintf("%d", cfg->mem_mb));
+	argv_add(&v, &n, xstrdup("-smp"));
+	argv_add(&v, &n, xasprintf("%d", cfg->cpus));
+	argv_add(&v, &n, xstrdup("-kernel"));
+	argv_add(&v, &n, xstrdup(cfg->kernel));
+	argv_add(&v, &n, xstrdup("-initrd"));
+	argv_add(&v, &n, xstrdup(cfg->initrd));
+	argv_add(&v, &n, xstrdup("-append"));
+	argv_add(&v, &n, xasprintf("console=ttyS0 root=/dev/vda rw panic=-1 quiet "
+	    "sprig.hostname=%s", cfg->name));
+	argv_add(&v, &n, xstrdup("-blockdev"));
+	argv_add(&v, &n, xasprintf("{\"driver\":\"qcow2\",\"node-name\":\"disk0\","
+	    "\"file\":{\"driver\":\"file\",\"filename\":\"%s\"}}", cfg->disk));
+	argv_add(&v, &n, xstrdup("-device"));
+	argv_add(&v, &n, xstrdup("virtio-blk-pci,drive=disk0"));
+	argv_add(&v, &n, xstrdup("-chardev"));
+	argv_add(&v, &n, xasprintf("socket,id=qmp,fd=%d,server=on,wait=off", qmp_fd));
+	argv_add(&v, &n, xstrdup("-mon"));
+	argv_add(&v, &n, xstrdup("chardev=qmp,mode=control"));
+	argv_add(&v, &n, xstrdup("-device"));
+	argv_add(&v, &n, xstrdup("virtio-serial-pci,id=vser0"));
+	argv_add(&v, &n, xstrdup("-chardev"));
+	argv_add(&v, &n, xasprintf("socket,id=agent,fd=%d,server=on,wait=off", agent_fd));
+	argv_add(&v, &n, xstrdup("-device"));
+	argv_add(&v, &n, xstrdup("virtserialport,bus=vser0.0,chardev=agent,name=" AGENT_PORT_NAME));
+	argv_add(&v, &n, xstrdup("-chardev"));
+	argv_add(&v, &n, xasprintf("socket,id=console,fd=%d,server=on,wait=off", console_fd));
+	argv_add(&v, &n, xstrdup("-serial"));
+	argv_add(&v, &n, xstrdup("chardev:console"));
+	return v;
+}
+
+void
+qemu_argv_free(char **argv)
+{
+	for (size_t i = 0; argv != NULL && argv[i] != NULL; i++)
+		free(argv[i]);
+	free(argv);
+}
+
+static char *
+qemu_path(const struct vm *vm, const char *file)
+{
+	return xasprintf("%s/%s", vm->run_dir, file);
+}
+
+/* The last lines a person needs to see why a boot failed. */
+static char *
+qemu_tail(const struct vm *vm, const char *file, size_t max)
+{
+	char *path = qemu_path(vm, file), *tail = read_file_tail(path, max), *nl;
+
+	free(path);
+	if (tail == NULL || *tail == '\0') {
+		free(tail);
+		return NULL;
+	}
+	/* Start at a line boundary, drop control characters. */
+	nl = strchr(tail, '\n');
+	if (nl != NULL && strlen(tail) >= max - 1)
+		memmove(tail, nl + 1, strlen(nl + 1) + 1);
+	for (char *p = tail; *p; p++) {
+		if ((unsigned char)*p < 0x20 && *p != '\n')
+			*p = ' ';
+	}
+	return tail;
+}
+
+static void
+qemu_close_channels(struct vm *vm)
+{
+	qmp_free(vm->qmp);
+	vm->qmp = NULL;
+	agent_free(vm->agent);
+	vm->agent = NULL;
+	if (vm->console_fd >= 0) {
+		loop_del_fd(vm->loop, vm->console_fd);
+		close(vm->console_fd);
+		vm->console_fd = -1;
+	}
+	loop_del_timer(vm->loop, vm->timer);
+	vm->timer = 0;
+}
+
+/* Boot failed: kill QEMU and report once its exit has been seen. */
+static void
+qemu_fail(struct vm *vm, char *cause)
+{
+	if (vm->phase != QEMU_BOOTING) {
+		free(cause);
+		return;
+	}
+	vm->phase = QEMU_FAILING;
+	vm->fail_cause = cause;
+	qemu_close_channels(vm);
+	if (vm->proc != NULL)
+		proc_kill(vm->proc, SIGKILL);
+}
+
+static void
+qemu_on_exit(struct proc *p, int status, void *arg)
+{
+	struct vm *vm = arg;
+	enum qemu_phase phase = vm->phase;
+	char *why, *tail;
+
+	vm->proc = NULL;
+	vm->phase = QEMU_GONE;
+	qemu_close_channels(vm);
+	if (phase == QEMU_FAILING) {
+		vm->cb->ready(vm, -EIO, vm->fail_cause, vm->arg);
+		return;
+	}
+	if (phase == QEMU_BOOTING) {
+		tail = qemu_tail(vm, QEMU_LOG, 2048);
+		if (tail == NULL)
+			tail = qemu_tail(vm, QEMU_SERIAL_LOG, 2048);
+		why = xasprintf("QEMU %s while the sprite was booting%s%s",
+		    proc_status_str(status), tail ? ":\n" : "", tail ? tail : "");
+		free(tail);
+		vm->cb->ready(vm, -EIO, why, vm->arg);
+		free(why);
+		return;
+	}
+	if (vm->stopping)
+		why = xstrdup("stopped");
+	else
+		why = xasprintf("QEMU %s", proc_status_str(status));
+	vm->cb->exited(vm, why, vm->arg);
+	free(why);
+}
+
+static void
+qemu_boot_timeout(struct loop *l, uint64_t id, void *arg)
+{
+	struct vm *vm = arg;
+	char *tail = qemu_tail(vm, QEMU_SERIAL_LOG, 2048);
+
+	vm->timer = 0;
+	qemu_fail(vm, xasprintf("the sprite did not boot in time%s%s",
+	    tail ? "; the console's last output:\n" : " (the console printed nothing)",
+	    tail ? tail : ""));
+	free(tail);
+}
+
+/* Appends console output to serial.log, rotating it at the bound. */
+static void
+qemu_console_read(struct loop *l, int fd, int events, void *arg)
+{
+	struct vm *vm = arg;
+	char data[16384];
+	ssize_t n;
+
+	n = read(fd, data, sizeof data);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		loop_del_fd(l, fd);
+		close(fd);
+		vm->console_fd = -1;
+		return;
+	}
+	if (vm->serial_fd >= 0 && vm->serial_size + n > QEMU_SERIAL_LOG_MAX) {
+		char *path = qemu_path(vm, QEMU_SERIAL_LOG), *old = xasprintf("%s.old", path);
+
+		close(vm->serial_fd);
+		rename(path, old);
+		vm->serial_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+		vm->serial_size = 0;
+		free(path);
+		free(old);
+	}
+	if (vm->serial_fd >= 0 && write(vm->serial_fd, data, (size_t)n) == n)
+		vm->serial_size += n;
+}
+
+static int
+qemu_open_serial_log(struct vm *vm)
+{
+	char *path = qemu_path(vm, QEMU_SERIAL_LOG);
+	struct stat st;
+
+	vm->serial_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	free(path);
+	if (vm->serial_fd < 0)
+		return -errno;
+	vm->serial_size = fstat(vm->serial_fd, &st) == 0 ? st.st_size : 0;
+	return 0;
+}
+
+static int
+qemu_connect_channels(struct vm *vm)
+{
+	char *path;
+	int fd;
+
+	path = qemu_path(vm, QEMU_AGENT_SOCK);
+	fd = unix_connect(path, 1);
+	free(path);
+	if (fd < 0)
+		return fd;
+	vm->agent = agent_new(vm->loop, fd, &qemu_agent_cb, vm);
+
+	path = qemu_path(vm, QEMU_CONSOLE_SOCK);
+	fd = unix_connect(path, 1);
+	free(path);
+	if (fd >= 0 && loop_add_fd(vm->loop, fd, LOOP_READ, qemu_console_read, vm) == 0)
+		vm->console_fd = fd;
+	else if (fd >= 0)
+		close(fd);
+
+	path = qemu_path(vm, QEMU_QMP_SOCK);
+	fd = unix_connect(path, 1);
+	free(path);
+	if (fd < 0)
+		return fd;
+	vm->qmp = qmp_new(vm->loop, fd, &qemu_qmp_cb, vm);
+	return 0;
+}
+
+static void
+qemu_cont_done(struct qmp *q, int err, const cJSON *ret, const char *desc, void *arg)
+{
+	struct vm *vm = arg;
+
+	if (err < 0 && vm->phase == QEMU_BOOTING)
+		qemu_fail(vm, xasprintf("QEMU refused to start the VM: %s",
+		    desc ? desc : strerror(-err)));
+}
+
+static void
+qemu_qmp_ready(struct qmp *q, int err, void *arg)
+{
+	struct vm *vm = arg;
+
+	if (err < 0) {
+		if (vm->phase == QEMU_BOOTING)
+			qemu_fail(vm, xasprintf("cannot talk to QEMU's monitor: %s",
+			    strerror(-err)));
+		return;
+	}
+	/* Started paused (or a daemon died during an earlier boot): let it run. */
+	if (vm->phase == QEMU_BOOTING)
+		qmp_command(q, "cont", NULL, -1, qemu_cont_done, vm);
+}
+
+static void
+qemu_qmp_eof(struct qmp *q, void *arg)
+{
+	struct vm *vm = arg;
+
+	/* QEMU is exiting; the pidfd tells the rest. */
+	vm->qmp = NULL;
+	qmp_free(q);
+}
+
+static const struct qmp_callbacks qemu_qmp_cb = {
+	.ready = qemu_qmp_ready,
+	.event = NULL,
+	.eof = qemu_qmp_eof,
+};
+
+static void
+qemu_agent_hello(struct agent *a, const char *hostname, void *arg)
+{
+	struct vm *vm = arg;
+
+	if (vm->phase != QEMU_BOOTING)
+		return;
+	vm->phase = QEMU_READY;
+	loop_del_timer(vm->loop, vm->timer);
+	vm->timer = 0;
+	vm->cb->ready(vm, 0, NULL, vm->arg);
+}
+
+static void
+qemu_agent_closed(struct agent *a, const char *why, void *arg)
+{
+	struct vm *vm = arg;
+
+	/* The channel ends when QEMU does; a live QEMU with a dead channel
+	 * cannot be driven, so it is treated as failed. */
+	vm->agent = NULL;
+	agent_free(a);
+	if (vm->phase == QEMU_BOOTING)
+		qemu_fail(vm, xasprintf("the guest agent's channel closed during boot"));
+}
+
+static const struct agent_callbacks qemu_agent_cb = {
+	.hello = qemu_agent_hello,
+	.closed = qemu_agent_closed,
+};
+
+static struct vm *
+qemu_vm_new(struct loop *l, const struct vm_config *cfg,
+    const struct vm_callbacks *cb, void *arg)
+{
+	struct vm *vm = xcalloc(1, sizeof *vm);
+
+	vm->loop = l;
+	vm->name = xstrdup(cfg->name);
+	vm->run_dir = xstrdup(cfg->run_dir);
+	vm->cb = cb;
+	vm->arg = arg;
+	vm->console_fd = -1;
+	vm->serial_fd = -1;
+	vm->phase = QEMU_BOOTING;
+	return vm;
+}
+
+static void
+qemu_release(struct vm *vm)
+{
+	if (vm == NULL)
+		return;
+	qemu_close_channels(vm);
+	proc_forget(vm->proc);
+	if (vm->serial_fd >= 0)
+		close(vm->serial_fd);
+	free(vm->fail_cause);
+	free(vm->name);
+	free(vm->run_dir);
+	free(vm);
+}
+
+static int
+qemu_listen(const struct vm *vm, const char *file)
+{
+	char *path = qemu_path(vm, file);
+	int fd = unix_listen(path, 0600);
+
+	free(path);
+	return fd;
+}
+
+static int
+qemu_start(struct loop *l, const struct vm_config *cfg,
+    const struct vm_callbacks *cb, void *arg, struct vm **ret, char **cause)
+{
+	struct vm *vm;
+	int fds[3] = { -1, -1, -1 }, r;
+	char **argv = NULL, *log = NULL, *pidfile, *pidstr;
+	struct proc_spec spec = { 0 };
+
+	r = mkdir_p(cfg->run_dir, 0700);
+	if (r < 0) {
+		*cause = xasprintf("cannot create %s: %s", cfg->run_dir, strerror(-r));
+		return r;
+	}
+	vm = qemu_vm_new(l, cfg, cb, arg);
+	fds[0] = qemu_listen(vm, QEMU_QMP_SOCK);
+	fds[1] = qemu_listen(vm, QEMU_AGENT_SOCK);
+	fds[2] = qemu_listen(vm, QEMU_CONSOLE_SOCK);
+	for (int i = 0; i < 3; i++) {
+		if (fds[i] < 0) {
+			r = fds[i];
+			*cause = xasprintf("cannot make the VM's sockets in %s: %s",
+			    cfg->run_dir, strerror(-r));
+			goto fail;
+		}
+	}
+	r = qemu_open_serial_log(vm);
+	if (r < 0) {
+		*cause = xasprintf("cannot open the serial log: %s", strerror(-r));
+		goto fail;
+	}
+	argv = qemu_build_argv(cfg, qemu_binary(), qemu_accel(), fds[0], fds[1], fds[2]);
+	log = qemu_path(vm, QEMU_LOG);
+	unlink(log);
+	spec.argv = argv;
+	spec.output = log;
+	spec.keep_fds = fds;
+	spec.nkeep_fds = 3;
+	spec.new_session = 1;
+	r = proc_spawn(l, &spec, qemu_on_exit, vm, &vm->proc);
+	if (r < 0) {
+		if (r == -ENOENT)
+			*cause = xasprintf("QEMU is not installed: %s was not found "
+			    "(apt-get install qemu-system-x86, or set SPRIG_QEMU)", qemu_binary());
+		else
+			*cause = xasprintf("cannot start %s: %s", qemu_binary(), strerror(-r));
+		goto fail;
+	}
+	vm->pid = proc_pid(vm->proc);
+	if (proc_start_time(vm->pid, &vm->pid_start) < 0)
+		vm->pid_start = 0;
+	pidfile = qemu_path(vm, QEMU_PID_FILE);
+	pidstr = xasprintf("%d\n", (int)vm->pid);
+	write_file_atomic(pidfile, pidstr, strlen(pidstr), 0600);
+	free(pidfile);
+	free(pidstr);
+	for (int i = 0; i < 3; i++)
+		close(fds[i]);
+	qemu_argv_free(argv);
+	free(log);
+
+	vm->timer = loop_add_timer(l, (uint64_t)cfg->boot_timeout_ms, qemu_boot_timeout, vm);
+	r = qemu_connect_channels(vm);
+	if (r < 0)
+		qemu_fail(vm, xasprintf("cannot connect to the VM's sockets: %s", strerror(-r)));
+	*ret = vm;
+	return 0;
+fail:
+	for (int i = 0; i < 3; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+	}
+	qemu_argv_free(argv);
+	free(log);
+	qemu_release(vm);
+	return r;
+}
+
+static void
+qemu_adopt_timeout(struct loop *l, uint64_t id, void *arg)
+{
+	struct vm *vm = arg;
+
+	vm->timer = 0;
+	qemu_fail(vm, xstrdup("the running VM's agent did not answer"));
+}
+
+static int
+qemu_adopt(struct loop *l, const struct vm_config *cfg, pid_t pid,
+    uint64_t pid_start, const struct vm_callbacks *cb, void *arg,
+    struct vm **ret, char **cause)
+{
+	struct vm *vm;
+	uint64_t start;
+	int r;
+
+	if (pid <= 0 || proc_start_time(pid, &start) < 0 || start != pid_start) {
+		*cause = xstrdup("its QEMU process is gone");
+		return -ESRCH;
+	}
+	vm = qemu_vm_new(l, cfg, cb, arg);
+	vm->adopted = 1;
+	vm->pid = pid;
+	vm->pid_start = pid_start;
+	r = proc_watch(l, pid, qemu_on_exit, vm, &vm->proc);
+	if (r < 0) {
+		*cause = xasprintf("cannot watch QEMU process %d: %s", (int)pid, strerror(-r));
+		qemu_release(vm);
+		return r == -ESRCH ? r : -ESRCH;
+	}
+	qemu_open_serial_log(vm);
+	vm->timer = loop_add_timer(l, QEMU_ADOPT_TIMEOUT_MS, qemu_adopt_timeout, vm);
+	r = qemu_connect_channels(vm);
+	if (r < 0)
+		qemu_fail(vm, xasprintf("cannot reconnect to the VM's sockets: %s", strerror(-r)));
+	*ret = vm;
+	return 0;
+}
+
+static void qemu_stop_escalate(struct loop *l, uint64_t id, void *arg);
+
+static void
+qemu_quit_done(struct qmp *q, int err, const cJSON *ret, const char *desc, void *arg)
+{
+}
+
+static void
+qemu_stop_escalate(struct loop *l, uint64_t id, void *arg)
+{
+	struct vm *vm = arg;
+
+	vm->timer = 0;
+	if (vm->phase == QEMU_GONE || vm->proc == NULL)
+		return;
+	if (vm->stopping < 2 && vm->qmp != NULL &&
+	    qmp_command(vm->qmp, "quit", NULL, -1, qemu_quit_done, vm) == 0) {
+		vm->stopping = 2;
+		vm->timer = loop_add_timer(l, QEMU_QUIT_GRACE_MS, qemu_stop_escalate, vm);
+		return;
+	}
+	vm->stopping = 3;
+	proc_kill(vm->proc, SIGKILL);
+}
+
+static void
+qemu_stop(struct vm *vm)
+{
+	if (vm->phase == QEMU_GONE || vm->stopping)
+		return;
+	vm->stopping = 1;
+	loop_del_timer(vm->loop, vm->timer);
+	if (vm->agent != NULL && agent_ready(vm->agent) && agent_shutdown(vm->agent) == 0) {
+		vm->timer = loop_add_timer(vm->loop, QEMU_STOP_GRACE_MS, qemu_stop_escalate, vm);
+		return;
+	}
+	qemu_stop_escalate(vm->loop, 0, vm);
+}
+
+static void
+qemu_kill(struct vm *vm)
+{
+	if (vm->phase == QEMU_GONE || vm->proc == NULL)
+		return;
+	vm->stopping = 3;
+	proc_kill(vm->proc, SIGKILL);
+}
+
+static pid_t
+qemu_pid(const struct vm *vm)
+{
+	return vm->pid;
+}
+
+static uint64_t
+qemu_pid_start(const struct vm *vm)
+{
+	return vm->pid_start;
+}
+
+static struct agent *
+qemu_agent(const struct vm *vm)
+{
+	return vm->phase == QEMU_READY && vm->agent != NULL && agent_ready(vm->agent) ?
+	    vm->agent : NULL;
+}
+
+const struct vmm_ops qemu_vmm_ops = {
+	.name = "qemu",
+	.accel = qemu_accel,
+	.start = qemu_start,
+	.adopt = qemu_adopt,
+	.stop = qemu_stop,
+	.kill = qemu_kill,
+	.release = qemu_release,
+	.pid = qemu_pid,
+	.pid_start = qemu_pid_start,
+	.agent = qemu_agent,
+};

@@ -1,0 +1,32 @@
+/*
+ * qemu: the QEMU backend of vmm.h. Exposed here only what tests need.
+ */
+#ifndef SPRIG_QEMU_H
+#define SPRIG_QEMU_H
+
+#include "vmm.h"
+
+/* File names inside a VM's run directory. */
+#define QEMU_QMP_SOCK		"qmp.sock"
+#define QEMU_AGENT_SOCK		"agent.sock"
+#define QEMU_CONSOLE_SOCK	"console.sock"
+#define QEMU_SERIAL_LOG		"serial.log"
+#define QEMU_LOG		"qemu.log"
+#define QEMU_PID_FILE		"qemu.pid"
+/* The console log is kept under this size (plus one rotated file). */
+#define QEMU_SERIAL_LOG_MAX	(1024 * 1024)
+
+/*
+ * Builds QEMU's argv for @cfg: locked down (-nodefaults, -no-user-config,
+ * -sandbox), direct kernel boot, the disk as a qcow2 layer, QMP, the agent's
+ * virtio-serial port and the console on the listening sockets passed as fds
+ * (the VM starts paused: -S). Returns a NULL-terminated array; free each
+ * string and the array.
+ */
+char **qemu_build_argv(const struct vm_config *cfg, const char *binary,
+    const char *accel, int qmp_fd, int agent_fd, int console_fd);
+void qemu_argv_free(char **argv);
+/* The QEMU binary: $SPRIG_QEMU or qemu-system-x86_64. */
+const char *qemu_binary(void);
+
+#endif

@@ -1,0 +1,69 @@
+/*
+ * vmm: the backend interface that runs a sprite's virtual machine. A backend
+ * is a table of functions (QEMU in vmm/qemu.c); core/ sees only this header
+ * and the agent channel a ready VM offers.
+ *
+ * A VM reports through two callbacks: ready (once: it booted and its agent
+ * answered, or it failed and its process is gone), then exited (once, only
+ * after a successful ready: the process is gone). After either failure or
+ * exit the owner calls release.
+ */
+#ifndef SPRIG_VMM_H
+#define SPRIG_VMM_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+struct loop;
+struct agent;
+struct vm;
+
+struct vm_config {
+	const char	*name;		/* the sprite's name: hostname, process name */
+	const char	*run_dir;	/* sockets, logs and pid file live here */
+	const char	*kernel;
+	const char	*initrd;
+	const char	*disk;		/* the writable top qcow2 layer */
+	int		 mem_mb;
+	int		 cpus;
+	int		 boot_timeout_ms;
+};
+
+struct vm_callbacks {
+	/* err 0: booted. err < 0: failed, @cause says why for a person
+	 * (with the console's last lines when they help). */
+	void (*ready)(struct vm *vm, int err, const char *cause, void *arg);
+	/* The VM's process is gone; @why for a person. */
+	void (*exited)(struct vm *vm, const char *why, void *arg);
+};
+
+struct vmm_ops {
+	const char *name;
+	/* Which accelerator this host gives ("kvm", "tcg"). */
+	const char *(*accel)(void);
+	/* Boots a new VM. Returns 0 (then ready will be called) or a negative
+	 * errno with *cause set (caller frees) when nothing was started. */
+	int (*start)(struct loop *l, const struct vm_config *cfg,
+	    const struct vm_callbacks *cb, void *arg, struct vm **ret, char **cause);
+	/* Takes over a VM left running by an earlier daemon. -ESRCH when the
+	 * process is gone or the pid was reused. */
+	int (*adopt)(struct loop *l, const struct vm_config *cfg, pid_t pid,
+	    uint64_t pid_start, const struct vm_callbacks *cb, void *arg,
+	    struct vm **ret, char **cause);
+	/* Clean shutdown (guest syncs and powers off), escalating to a hard
+	 * quit and then SIGKILL; exited follows. */
+	void (*stop)(struct vm *vm);
+	/* SIGKILL now; exited follows. */
+	void (*kill)(struct vm *vm);
+	/* Frees the handle. A VM still running keeps running (the daemon is
+	 * going away and a later one adopts it). */
+	void (*release)(struct vm *vm);
+	pid_t (*pid)(const struct vm *vm);
+	uint64_t (*pid_start)(const struct vm *vm);
+	/* The agent channel of a ready VM, else NULL. */
+	struct agent *(*agent)(const struct vm *vm);
+};
+
+extern const struct vmm_ops qemu_vmm_ops;
+
+#endif
