@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian packages sprig needs to build, test and run, if any are
+# missing. As root it runs apt-get; otherwise it prints the command to run.
+set -euo pipefail
+
+packages=(
+	cmake gcc make pkg-config
+	libsqlite3-dev libcjson-dev libmicrohttpd-dev libwslay-dev
+	libcurl4-openssl-dev libssl-dev libcmocka-dev libvterm-dev libssh-dev
+	libncurses-dev
+	qemu-system-x86 qemu-utils
+	musl-tools busybox-static e2fsprogs cpio
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing+=("$p")
+	fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+cmd="apt-get install -y --no-install-recommends ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+	echo "sprig needs these Debian packages: ${missing[*]}" >&2
+	echo "install them with:  sudo apt-get update && sudo $cmd" >&2
+	exit 1
+fi
+echo "installing: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >&2
+$cmd >&2

@@ -1,0 +1,86 @@
+# Shared set-up for integration tests: sourced by each tests/integration/test_*.sh.
+# Each test gets its own SPRIG_HOME under /tmp and its own daemon; on exit
+# the daemon is stopped and any QEMU left under that home is killed by pid.
+set -euo pipefail
+
+: "${SPRIG_BUILD:?run through ctest (make test), or set SPRIG_BUILD}"
+: "${SPRIG_SOURCE:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+export PATH="$SPRIG_BUILD:$PATH"
+export SPRIG_HOME
+SPRIG_HOME=$(mktemp -d /tmp/sprig-test.XXXXXX)
+TEST_NAME=$(basename "$0" .sh)
+failures=0
+
+log() { printf '# %s\n' "$*" >&2; }
+
+# The QEMU processes started under this test's home, by pid.
+test_qemu_pids() {
+	local pid
+	for pid in $(pgrep -f "qemu-system" || true); do
+		if tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF "$SPRIG_HOME/"; then
+			echo "$pid"
+		fi
+	done
+}
+
+cleanup() {
+	local pids
+	sprig serve --stop >/dev/null 2>&1 || true
+	pids=$(test_qemu_pids)
+	if [ -n "$pids" ]; then
+		log "killing QEMU left behind: $pids"
+		kill -9 $pids 2>/dev/null || true
+	fi
+	rm -rf "$SPRIG_HOME"
+}
+trap cleanup EXIT
+
+fail() {
+	printf 'not ok - %s\n' "$*"
+	failures=$((failures + 1))
+}
+
+pass() { printf 'ok - %s\n' "$*"; }
+
+# expect_eq WHAT EXPECTED ACTUAL
+expect_eq() {
+	if [ "$2" == "$3" ]; then pass "$1"; else fail "$1: expected [$2], got [$3]"; fi
+}
+
+# expect_contains WHAT NEEDLE HAYSTACK
+expect_contains() {
+	if [[ "$3" == *"$2"* ]]; then pass "$1"; else fail "$1: [$2] not in [$3]"; fi
+}
+
+finish() {
+	if [ "$failures" -ne 0 ]; then
+		echo "$TEST_NAME: $failures failed"
+		if [ -f "$SPRIG_HOME/daemon.log" ]; then
+			echo "--- daemon.log"; tail -n 40 "$SPRIG_HOME/daemon.log"
+		fi
+		exit 1
+	fi
+	echo "$TEST_NAME: all passed"
+}
+
+# The minimal image is built once per build tree and shared by every test
+# (read-only: sprites' disks are qcow2 layers over it). The directory name is
+# the recipe hash the daemon computes: sha256 of the recipe and sprig-init.
+shared_image() {
+	local store="$SPRIG_BUILD/test-images/minimal" hash dir
+	hash=$(cat "$SPRIG_BUILD/images/minimal.sh" "$SPRIG_BUILD/sprig-init" | sha256sum | cut -c1-16)
+	dir="$store/$hash"
+	mkdir -p "$store"
+	(
+		flock 9
+		if [ ! -f "$dir/rootfs.img" ]; then
+			log "building the minimal image for tests into $dir"
+			rm -rf "$dir.tmp"
+			mkdir -p "$dir.tmp"
+			SPRIG_INIT="$SPRIG_BUILD/sprig-init" bash "$SPRIG_BUILD/images/minimal.sh" "$dir.tmp" >&2
+			mv "$dir.tmp" "$dir"
+		fi
+	) 9>"$store/.lock"
+	mkdir -p "$SPRIG_HOME/images"
+	ln -sfn "$store" "$SPRIG_HOME/images/minimal"
+}
