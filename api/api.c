@@ -36,6 +36,7 @@ enum route {
 	ROUTE_START,
 	ROUTE_STOP,
 	ROUTE_EXEC,
+	ROUTE_PROBE,
 	ROUTE_DAEMON,
 };
 
@@ -52,6 +53,7 @@ struct request {
 	int			 err;
 	char			*cause;
 	struct exec		*exec;		/* ROUTE_EXEC's state */
+	struct probe		*probe;		/* ROUTE_PROBE's */
 };
 
 static void
@@ -60,6 +62,7 @@ request_unref(struct request *rq)
 	if (--rq->refs > 0)
 		return;
 	exec_unref(rq->exec);
+	probe_free(rq->probe);
 	buf_done(&rq->body);
 	free(rq->name);
 	free(rq->cause);
@@ -95,7 +98,7 @@ api_status_for(int err, const char **code)
 	}
 }
 
-static enum MHD_Result
+enum MHD_Result
 api_json(struct MHD_Connection *conn, unsigned status, cJSON *json)
 {
 	char *text = cJSON_PrintUnformatted(json);
@@ -360,6 +363,10 @@ api_route(const char *url, const char *method, char **name, int *bad_method)
 		*bad_method = strcmp(method, "POST") != 0;
 		return slash[3] == 'a' ? ROUTE_START : ROUTE_STOP;
 	}
+	if (strcmp(slash, "/probe") == 0) {
+		*bad_method = strcmp(method, "POST") != 0;
+		return ROUTE_PROBE;
+	}
 	if (strcmp(slash, "/exec") == 0) {
 		*bad_method = strcmp(method, "GET") != 0;
 		return ROUTE_EXEC;
@@ -398,6 +405,8 @@ api_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	}
 	if (rq->route == ROUTE_EXEC)
 		return exec_handle(a, conn, rq->name, &rq->exec);
+	if (rq->route == ROUTE_PROBE && *upload_data_size == 0)
+		return probe_handle(a, conn, rq->name, &rq->probe);
 	if (*upload_data_size > 0) {
 		if (buf_used(&rq->body) + *upload_data_size > API_MAX_BODY)
 			rq->too_big = 1;

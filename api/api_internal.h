@@ -5,9 +5,12 @@
 #define SPRIG_API_INTERNAL_H
 
 #include <microhttpd.h>
+#include <cjson/cJSON.h>
 
 struct loop;
 struct core;
+struct exec;
+struct probe;
 
 struct api {
 	struct loop		*loop;
@@ -32,6 +35,15 @@ unsigned api_status_for(int err, const char **code);
 enum MHD_Result exec_handle(struct api *a, struct MHD_Connection *conn,
     const char *name, struct exec **slot);
 void exec_unref(struct exec *ex);
+/* POST /v1/sprites/NAME/probe (api/probe.c); the request frees *@slot
+ * with probe_free. The request must not end while a probe runs: it holds
+ * the connection suspended until done. */
+enum MHD_Result probe_handle(struct api *a, struct MHD_Connection *conn,
+    const char *name, struct probe **slot);
+void probe_free(struct probe *p);
+/* Queues a JSON response (@json consumed). */
+enum MHD_Result api_json(struct MHD_Connection *conn, unsigned status, cJSON *json);
+
 /* Ends every exec session (daemon shutdown). */
 void exec_close_all(struct api *a);
 

@@ -189,8 +189,10 @@ serve_main(int argc, char **argv)
 	if (r < 0)
 		serve_log("event loop failed: %s", strerror(-r));
 out:
-	api_free(api);
+	/* Core first: it answers every request waiting on it, which resumes
+	 * their connections, as MHD needs before it stops. */
 	core_free(core);
+	api_free(api);
 	if (pidfile != NULL)
 		unlink(pidfile);
 	if (sock != NULL && api != NULL)

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# make bench: medians of the figures the issues name, as a table.
+# Runs against a temporary SPRIG_HOME with its own daemon; stops it after.
+set -euo pipefail
+BUILD=$(realpath "${1:-build}")
+export SPRIG_BUILD=$BUILD PATH="$BUILD:$PATH"
+RUNS=${BENCH_RUNS:-5}
+source "$(dirname "$0")/../tests/integration/lib.sh"
+shared_image
+
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+now_us() { echo $(( $(date +%s%N) / 1000 )); }
+median() { sort -n | awk '{a[NR]=$1} END {if (NR == 0) print "-"; else if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2] + a[NR/2+1]) / 2}'; }
+
+rows=()
+row() { rows+=("$(printf '%-44s %12s %12s' "$1" "$2" "$3")"); }
+
+accel=$(curl -s --unix-socket "$SPRIG_HOME/api.sock" http://localhost/v1/daemon 2>/dev/null |
+	sed -n 's/.*"accel":"\([a-z]*\)".*/\1/p' || true)
+sprig list >/dev/null	# starts the daemon
+accel=$(curl -s --unix-socket "$SPRIG_HOME/api.sock" http://localhost/v1/daemon |
+	sed -n 's/.*"accel":"\([a-z]*\)".*/\1/p')
+
+# Create to first exec answered.
+samples=()
+for i in $(seq "$RUNS"); do
+	t0=$(now_ms)
+	sprig create "b$i" >/dev/null
+	sprig exec "b$i" -- true
+	samples+=($(( $(now_ms) - t0 )))
+	[ "$i" -lt "$RUNS" ] && sprig destroy "b$i"
+done
+row "create to first exec (ms)" "$(printf '%s\n' "${samples[@]}" | median)" "<= 4000"
+
+# sprig exec NAME -- true, round trip through the CLI.
+keep="b$RUNS"
+samples=()
+for i in $(seq $((RUNS * 6))); do
+	t0=$(now_us)
+	sprig exec "$keep" -- true
+	samples+=($(( $(now_us) - t0 )))
+done
+row "sprig exec -- true (ms)" "$(printf '%s\n' "${samples[@]}" | median | awk '{printf "%.1f", $1/1000}')" "<= 30"
+
+# Agent round trips inside the daemon (no CLI, no HTTP).
+probe=$(curl -s --unix-socket "$SPRIG_HOME/api.sock" -X POST "http://localhost/v1/sprites/$keep/probe?n=$((RUNS * 6))")
+ping_us=$(sed -n 's/.*"ping_us":\([0-9.]*\).*/\1/p' <<<"$probe")
+exec_us=$(sed -n 's/.*"exec_us":\([0-9.]*\).*/\1/p' <<<"$probe")
+row "agent ping round trip in the daemon (ms)" "$(awk -v v="${ping_us:-0}" 'BEGIN {printf "%.2f", v/1000}')" ""
+row "agent exec of true in the daemon (ms)" "$(awk -v v="${exec_us:-0}" 'BEGIN {printf "%.2f", v/1000}')" "<= 5"
+
+# Host memory of one idle awake sprite (256 MiB guest).
+sleep 5
+pid=$(test_qemu_pids | head -1)
+rss_kb=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status")
+row "idle sprite QEMU RSS, 256 MiB guest (MiB)" "$((rss_kb / 1024))" "<= 316"
+
+printf '\nsprig bench (%s, %d cores, median of %d runs)\n' "$accel" "$(nproc)" "$RUNS"
+printf '%-44s %12s %12s\n' "figure" "measured" "target"
+printf '%s\n' "${rows[@]}"
+finish >/dev/null
