@@ -225,7 +225,7 @@ request_done(void *arg, int err, const char *cause)
 	rq->err = err;
 	rq->cause = cause ? xstrdup(cause) : NULL;
 	if (rq->conn != NULL)
-		MHD_resume_connection(rq->conn);
+		api_resume(rq->api, rq->conn);
 	request_unref(rq);
 }
 
@@ -466,12 +466,28 @@ api_on_timer(struct loop *l, uint64_t id, void *arg)
 	api_run(a);
 }
 
-/* Before the loop sleeps: wake for MHD's next connection timeout. */
+void
+api_resume(struct api *a, struct MHD_Connection *conn)
+{
+	MHD_resume_connection(conn);
+	a->resumed = 1;
+}
+
+/*
+ * Before the loop sleeps: let MHD handle connections resumed during this
+ * turn (in external epoll mode nothing wakes it for them), then wake for
+ * its next connection timeout.
+ */
 static void
 api_before_sleep(struct loop *l, void *arg)
 {
 	struct api *a = arg;
 	MHD_UNSIGNED_LONG_LONG ms;
+
+	while (a->resumed) {
+		a->resumed = 0;
+		MHD_run(a->mhd);
+	}
 
 	loop_del_timer(l, a->timer);
 	a->timer = 0;

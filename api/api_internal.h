@@ -19,7 +19,11 @@ struct api {
 	int			 epfd;
 	uint64_t		 timer;
 	struct exec		*execs;		/* live exec sessions */
+	int			 resumed;	/* a connection was resumed this turn */
 };
+
+/* Resumes a suspended connection; MHD handles it before the loop sleeps. */
+void api_resume(struct api *a, struct MHD_Connection *conn);
 
 /* Queues a JSON error response; returns MHD's result. */
 enum MHD_Result api_error(struct MHD_Connection *conn, unsigned status,

@@ -148,7 +148,7 @@ exec_idle(void *arg, int err, const char *cause)
 
 	ex->waited = 1;
 	if (ex->conn != NULL)
-		MHD_resume_connection(ex->conn);
+		api_resume(ex->api, ex->conn);
 	exec_unref(ex);
 }
 

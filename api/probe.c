@@ -19,6 +19,7 @@
 #define PROBE_MAX	1000
 
 struct probe {
+	struct api		*api;
 	struct MHD_Connection	*conn;
 	struct agent		*agent;
 	int			 n;
@@ -55,7 +56,7 @@ probe_fail(struct probe *p, int err, const char *cause)
 	p->err = err;
 	p->cause = xstrdup(cause);
 	p->phase = 2;
-	MHD_resume_connection(p->conn);
+	api_resume(p->api, p->conn);
 }
 
 static void
@@ -119,7 +120,7 @@ probe_next(struct probe *p)
 	}
 	if (p->phase == 1 && p->done == p->n) {
 		p->phase = 2;
-		MHD_resume_connection(p->conn);
+		api_resume(p->api, p->conn);
 		return;
 	}
 	if (p->phase == 0) {
@@ -161,6 +162,7 @@ probe_handle(struct api *a, struct MHD_Connection *conn, const char *name,
 			return api_error(conn, MHD_HTTP_BAD_REQUEST, "bad_request",
 			    "n must be from 1 to 1000");
 		p = xcalloc(1, sizeof *p);
+		p->api = a;
 		p->conn = conn;
 		p->n = n;
 		p->ping_us = xcalloc((size_t)n, sizeof *p->ping_us);

@@ -12,7 +12,7 @@ out=$(sprig list)
 expect_contains "list has a header" "NAME" "$out"
 expect_contains "list shows dev running" "running" "$(grep '^dev ' <<<"$out")"
 out=$(sprig list --json)
-expect_contains "list --json" '"name":"dev"' "$(tr -d ' \n' <<<"$out")"
+expect_contains "list --json" '"name":"dev"' "$(tr -d ' \t\n' <<<"$out")"
 
 set +e
 sprig exec dev -- sh -c 'echo hi; echo oops >&2; exit 3' >"$SPRIG_HOME/out" 2>"$SPRIG_HOME/err"

@@ -1,0 +1,58 @@
+/*
+ * client: the CLI's way to the daemon. HTTP/JSON requests over
+ * $SPRIG_HOME/api.sock with libcurl, the API's error shape, starting the
+ * daemon on demand (as tmux starts its server) and stopping it.
+ */
+#ifndef SPRIG_CLI_CLIENT_H
+#define SPRIG_CLI_CLIENT_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+
+struct buf;
+
+struct client {
+	char	*home;		/* absolute $SPRIG_HOME */
+	char	*sock;		/* <home>/api.sock */
+	int	 autostart;	/* may still start the daemon once */
+};
+
+/* Resolves $SPRIG_HOME (creating it). Returns 0 or a negative errno with
+ * *cause set (newly allocated). */
+int client_init(struct client *c, char **cause);
+void client_done(struct client *c);
+
+/*
+ * Sends @method (GET, POST, DELETE) @path ("/v1/...") with @body (JSON, not
+ * consumed; may be NULL) and waits at most @timeout_s. On a 2xx answer
+ * returns 0 and the parsed body in *ret (NULL when empty; the caller frees).
+ * Otherwise returns a negative errno (-EPROTO for an HTTP error) and *cause:
+ * the API's message or what went wrong on the way.
+ */
+int client_request(struct client *c, const char *method, const char *path, const cJSON *body,
+    long timeout_s, cJSON **ret, char **cause);
+
+/*
+ * Opens a WebSocket to @path: a libcurl CONNECT_ONLY connection, then the
+ * upgrade. On success returns 0 with *ret_handle (owns the socket: clean it
+ * up after the WebSocket is done), *ret_fd, and in @prefix the bytes read
+ * past the response head. Otherwise a negative errno and *cause.
+ */
+int client_websocket(struct client *c, const char *path, int timeout_ms, CURL **ret_handle,
+    int *ret_fd, struct buf *prefix, char **cause);
+
+/* Stops the daemon named in daemon.pid (SIGTERM, then waits up to 30 s).
+ * Returns 1 if it was running and is gone, 0 if it was not running, or a
+ * negative errno with *cause. */
+int client_stop_daemon(struct client *c, char **cause);
+
+/* The text for an HTTP error answer: the JSON "message" (or "error"), else
+ * "HTTP <status>" and the body. Newly allocated. */
+char *client_error_message(long status, const char *body, size_t len);
+
+/* %-escapes all but RFC 3986's unreserved characters. Newly allocated. */
+char *client_escape(const char *s);
+
+#endif
