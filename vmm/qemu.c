@@ -234,7 +234,11 @@ qemu_on_exit(struct proc *p, int status, void *arg)
 	vm->phase = QEMU_GONE;
 	qemu_close_channels(vm);
 	if (phase == QEMU_FAILING) {
-		vm->cb->ready(vm, -EIO, vm->fail_cause, vm->arg);
+		/* The owner releases @vm in the callback: keep the cause apart. */
+		why = vm->fail_cause;
+		vm->fail_cause = NULL;
+		vm->cb->ready(vm, -EIO, why, vm->arg);
+		free(why);
 		return;
 	}
 	if (phase == QEMU_BOOTING) {
