@@ -1,6 +1,6 @@
 /*
  * agent_proto: the framed, multiplexed protocol between the host (vmm/agent.c)
- * and the guest agent (guest/sprig-init.c) over a virtio-serial port.
+ * and the guest agent (guest/agent.c) over a virtio-serial port.
  *
  * Every frame is a 12-byte header then a payload, all integers little endian:
  *

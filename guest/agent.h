@@ -1,0 +1,31 @@
+/*
+ * agent: the guest end of the agent protocol (common/agent_proto.h) on the
+ * virtio-serial port org.sprig.agent.
+ */
+#ifndef SPRIG_GUEST_AGENT_H
+#define SPRIG_GUEST_AGENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct loop;
+
+/* Looks for the port (it may appear late) and serves it from then on. */
+void agent_start(struct loop *l);
+
+/* Queue frames toward the host; they are dropped if the host goes away first. */
+void agent_send(uint16_t type, uint32_t chan, const void *payload, size_t len);
+void agent_send_exec_ok(uint32_t chan, int pid);
+/* @err is a positive errno. */
+void agent_send_exec_err(uint32_t chan, int err, const char *message);
+void agent_send_exit(uint32_t chan, int code, int sig);
+
+/*
+ * Once per loop turn, before the loop sleeps: runs frames held back for a
+ * slow session, writes to the host, and sets what the port and the sessions'
+ * descriptors are watched for (output is not read while the queue toward
+ * the host is full).
+ */
+void agent_before_sleep(struct loop *l, void *arg);
+
+#endif

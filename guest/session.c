@@ -1,0 +1,594 @@
+/*
+ * session: the processes the host starts with EXEC, one per channel. A
+ * session owns its child (a process group and session of its own), the
+ * pipes or the pty master it talks to the child through, the stdin the
+ * child has not read yet, and the pipe that tells whether exec worked.
+ *
+ * Its life: started (exec status pipe watched) -> EXEC_OK or EXEC_ERR ->
+ * output streamed -> EXIT once the child is reaped and every output
+ * descriptor has reached end of file (EIO for a pty), so nothing the child
+ * wrote can arrive after EXIT. Descriptors are watched from the loop's
+ * before-sleep hook (session_update_all) according to the session's state,
+ * so callbacks only change state. Callbacks find their session by channel.
+ */
+#include "session.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "common/agent_proto.h"
+#include "common/buf.h"
+#include "common/loop.h"
+#include "common/xmalloc.h"
+#include "agent.h"
+#include "sprig-init.h"
+
+/* Unwritten stdin a session may hold before the host's frames wait. */
+#define SESSION_STDIN_CAP	(1u << 20)
+#define SESSION_ROWS		24
+#define SESSION_COLS		80
+
+static const char *const session_base_env[] = {
+	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	"HOME=/root",
+	"USER=root",
+	"LOGNAME=root",
+	"SHELL=/bin/sh",
+};
+
+/* What a child that could not start writes to its status pipe. */
+struct session_status {
+	int	err;
+	char	message[256];
+};
+
+struct session_fd {
+	int	fd;	/* -1: closed */
+	int	mask;	/* what the loop watches it for; 0: not in the loop */
+};
+
+struct session {
+	uint32_t		 chan;
+	pid_t			 pid;
+	int			 tty;
+	int			 started;	/* EXEC_OK sent */
+	int			 reaped;
+	int			 status;	/* wait status, once reaped */
+	struct session_fd	 exec;		/* status pipe until exec is known */
+	struct session_fd	 in;		/* stdin pipe, or the pty master */
+	struct session_fd	 out;		/* stdout pipe; unused with a pty */
+	struct session_fd	 err;		/* stderr pipe; unused with a pty */
+	struct buf		 inq;		/* stdin not written yet */
+	int			 in_eof;	/* close stdin once inq drains */
+	int			 out_done;	/* the pty reached EIO */
+};
+
+static struct loop	 *session_loop;
+static struct session	**sessions;
+static size_t		  nsessions;
+static size_t		  sessions_cap;
+
+static void session_io(struct loop *l, int fd, int events, void *arg);
+
+void
+session_init(struct loop *l)
+{
+	session_loop = l;
+}
+
+static struct session *
+session_find(uint32_t chan)
+{
+	for (size_t i = 0; i < nsessions; i++) {
+		if (sessions[i]->chan == chan)
+			return sessions[i];
+	}
+	return NULL;
+}
+
+static void
+session_close_fd(struct session_fd *f)
+{
+	if (f->fd < 0)
+		return;
+	if (f->mask != 0)
+		loop_del_fd(session_loop, f->fd);
+	close(f->fd);
+	f->fd = -1;
+	f->mask = 0;
+}
+
+static void
+session_free(struct session *s)
+{
+	for (size_t i = 0; i < nsessions; i++) {
+		if (sessions[i] == s) {
+			sessions[i] = sessions[--nsessions];
+			break;
+		}
+	}
+	session_close_fd(&s->exec);
+	session_close_fd(&s->in);
+	session_close_fd(&s->out);
+	session_close_fd(&s->err);
+	buf_done(&s->inq);
+	free(s);
+}
+
+/* Whether all output has been read to end of file. */
+static int
+session_output_done(const struct session *s)
+{
+	if (s->tty)
+		return s->out_done;
+	return s->out.fd < 0 && s->err.fd < 0;
+}
+
+/* Sends EXIT and forgets the session once nothing more can come of it. */
+static void
+session_check_end(struct session *s)
+{
+	int code, sig = 0;
+
+	if (!s->started || !s->reaped || !session_output_done(s))
+		return;
+	if (WIFSIGNALED(s->status)) {
+		sig = WTERMSIG(s->status);
+		code = 128 + sig;
+	} else {
+		code = WEXITSTATUS(s->status);
+	}
+	agent_send_exit(s->chan, code, sig);
+	session_free(s);
+}
+
+/* Builds the child's environment: the defaults, then the host's entries
+ * (which replace a default of the same name). All strings are allocated. */
+static char **
+session_env(const struct agent_exec *e)
+{
+	size_t nbase = sizeof session_base_env / sizeof session_base_env[0];
+	size_t nenv = 0, n = 0, i, j, klen;
+	char **v;
+
+	while (e->env[nenv] != NULL)
+		nenv++;
+	v = xcalloc(nbase + 1 + nenv + 1, sizeof *v);
+	for (i = 0; i < nbase; i++)
+		v[n++] = xstrdup(session_base_env[i]);
+	if (e->flags & AGENT_EXEC_TTY)
+		v[n++] = xstrdup("TERM=xterm-256color");
+	for (i = 0; i < nenv; i++) {
+		klen = (size_t)(strchr(e->env[i], '=') - e->env[i]) + 1;
+		for (j = 0; j < n; j++) {
+			if (strncmp(v[j], e->env[i], klen) == 0)
+				break;
+		}
+		if (j < n)
+			free(v[j]);
+		else
+			n++;
+		v[j] = xstrdup(e->env[i]);
+	}
+	return v;
+}
+
+static void
+session_env_free(char **v)
+{
+	for (size_t i = 0; v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Opens a pty of the given size: a non-blocking master and its slave. */
+static int
+session_pty(unsigned rows, unsigned cols, int *ret_master, int *ret_slave)
+{
+	struct winsize ws = { 0 };
+	char name[64];
+	int m, s, n, r;
+
+	m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+	if (m < 0)
+		return -errno;
+	if (unlockpt(m) < 0 || ioctl(m, TIOCGPTN, &n) < 0) {
+		r = -errno;
+		close(m);
+		return r;
+	}
+	snprintf(name, sizeof name, "/dev/pts/%d", n);
+	s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (s < 0) {
+		r = -errno;
+		close(m);
+		return r;
+	}
+	ws.ws_row = rows ? rows : SESSION_ROWS;
+	ws.ws_col = cols ? cols : SESSION_COLS;
+	ioctl(m, TIOCSWINSZ, &ws);
+	*ret_master = m;
+	*ret_slave = s;
+	return 0;
+}
+
+/*
+ * The child's side of EXEC: a session of its own (so the host can signal
+ * the whole group), the pty as its controlling terminal or the pipes as its
+ * stdio, then exec. Every other descriptor is close-on-exec. A failure is
+ * written to @status_fd, which exec closes on success.
+ */
+static void __attribute__((noreturn))
+session_child(const struct agent_exec *e, char **envp, const int stdio[3], int status_fd)
+{
+	struct session_status st;
+	const char *cwd = e->cwd != NULL && e->cwd[0] != '\0' ? e->cwd : "/";
+
+	memset(&st, 0, sizeof st);
+	init_child_reset();
+	if (setsid() < 0) {
+		st.err = errno;
+		snprintf(st.message, sizeof st.message, "setsid: %s", strerror(st.err));
+		goto fail;
+	}
+	if ((e->flags & AGENT_EXEC_TTY) && ioctl(stdio[0], TIOCSCTTY, 0) < 0) {
+		st.err = errno;
+		snprintf(st.message, sizeof st.message, "TIOCSCTTY: %s", strerror(st.err));
+		goto fail;
+	}
+	for (int i = 0; i < 3; i++) {
+		if (dup2(stdio[i], i) < 0) {
+			st.err = errno;
+			snprintf(st.message, sizeof st.message, "dup2: %s", strerror(st.err));
+			goto fail;
+		}
+	}
+	if (chdir(cwd) < 0) {
+		st.err = errno;
+		snprintf(st.message, sizeof st.message, "chdir \"%s\": %s", cwd, strerror(st.err));
+		goto fail;
+	}
+	environ = envp;
+	execvp(e->argv[0], e->argv);
+	st.err = errno;
+	snprintf(st.message, sizeof st.message, "exec \"%s\": %s", e->argv[0], strerror(st.err));
+fail:
+	if (write(status_fd, &st, sizeof st) < 0) {
+		/* The parent then sees EXEC_OK and an exit of 127. */
+	}
+	_exit(127);
+}
+
+static int
+session_pipe(int fds[2])
+{
+	return pipe2(fds, O_CLOEXEC) < 0 ? -errno : 0;
+}
+
+static void
+session_close_all(int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+	}
+}
+
+int
+session_exec(uint32_t chan, const struct agent_exec *e, char **cause)
+{
+	/* [0,1] exec status, [2,3] stdin, [4,5] stdout, [6,7] stderr: read ends even. */
+	int fds[8] = { -1, -1, -1, -1, -1, -1, -1, -1 };
+	int stdio[3], master = -1, slave = -1, tty = (e->flags & AGENT_EXEC_TTY) != 0;
+	struct session *s;
+	char **envp;
+	pid_t pid;
+	int r;
+
+	if (session_find(chan) != NULL) {
+		*cause = xasprintf("channel %u is in use", chan);
+		return -EEXIST;
+	}
+	if ((r = session_pipe(&fds[0])) < 0)
+		goto fail;
+	if (tty) {
+		if ((r = session_pty(e->rows, e->cols, &master, &slave)) < 0)
+			goto fail;
+		stdio[0] = stdio[1] = stdio[2] = slave;
+	} else {
+		if ((r = session_pipe(&fds[2])) < 0 || (r = session_pipe(&fds[4])) < 0 ||
+		    (r = session_pipe(&fds[6])) < 0)
+			goto fail;
+		stdio[0] = fds[2];
+		stdio[1] = fds[5];
+		stdio[2] = fds[7];
+	}
+	envp = session_env(e);
+	pid = fork();
+	if (pid == 0)
+		session_child(e, envp, stdio, fds[1]);
+	r = pid < 0 ? -errno : 0;
+	session_env_free(envp);
+	if (r < 0)
+		goto fail;
+
+	/* The parent keeps the status read end, stdin's write end, the
+	 * output read ends (or the master); the child has the rest. */
+	close(fds[1]);
+	if (tty) {
+		close(slave);
+	} else {
+		close(fds[2]);
+		close(fds[5]);
+		close(fds[7]);
+		fcntl(fds[3], F_SETFL, O_NONBLOCK);
+		fcntl(fds[4], F_SETFL, O_NONBLOCK);
+		fcntl(fds[6], F_SETFL, O_NONBLOCK);
+	}
+	fcntl(fds[0], F_SETFL, O_NONBLOCK);
+
+	s = xcalloc(1, sizeof *s);
+	s->chan = chan;
+	s->pid = pid;
+	s->tty = tty;
+	s->exec.fd = fds[0];
+	s->in.fd = tty ? master : fds[3];
+	s->out.fd = tty ? -1 : fds[4];
+	s->err.fd = tty ? -1 : fds[6];
+	buf_init(&s->inq);
+	if (nsessions == sessions_cap) {
+		sessions_cap = sessions_cap ? sessions_cap * 2 : 8;
+		sessions = xreallocarray(sessions, sessions_cap, sizeof *sessions);
+	}
+	sessions[nsessions++] = s;
+	return 0;
+
+fail:
+	*cause = xasprintf("cannot start \"%s\": %s", e->argv[0], strerror(-r));
+	session_close_all(fds, 8);
+	if (master >= 0)
+		close(master);
+	if (slave >= 0)
+		close(slave);
+	return r;
+}
+
+/* Writes queued stdin; the pipe is closed once it drains after STDIN_EOF. */
+static void
+session_write_input(struct session *s)
+{
+	ssize_t n;
+
+	if (s->in.fd < 0)
+		return;
+	while (buf_used(&s->inq) > 0) {
+		n = write(s->in.fd, buf_head(&s->inq), buf_used(&s->inq));
+		if (n > 0) {
+			buf_consume(&s->inq, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		/* EPIPE: the child closed its stdin; nobody will read the rest. */
+		buf_reset(&s->inq);
+		if (!s->tty)
+			session_close_fd(&s->in);
+		return;
+	}
+	if (s->in_eof && !s->tty)
+		session_close_fd(&s->in);
+}
+
+/* Reads what the status pipe says: nothing (exec closed it) or why not. */
+static void
+session_read_exec(struct session *s)
+{
+	struct session_status st;
+	ssize_t n;
+
+	n = read(s->exec.fd, &st, sizeof st);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	session_close_fd(&s->exec);
+	if (n == (ssize_t)sizeof st) {
+		st.message[sizeof st.message - 1] = '\0';
+		agent_send_exec_err(s->chan, st.err > 0 ? st.err : EIO, st.message);
+		/* The child is reaped like any orphan. */
+		session_free(s);
+		return;
+	}
+	s->started = 1;
+	agent_send_exec_ok(s->chan, s->pid);
+	/* Input that came early, or an early STDIN_EOF. */
+	session_write_input(s);
+	session_check_end(s);
+}
+
+/* Reads one chunk of output; at end of file the descriptor is closed. */
+static void
+session_read_output(struct session *s, struct session_fd *f, uint16_t type)
+{
+	static uint8_t chunk[AGENT_CHUNK];
+	ssize_t n;
+
+	n = read(f->fd, chunk, sizeof chunk);
+	if (n > 0) {
+		agent_send(type, s->chan, chunk, (size_t)n);
+		return;
+	}
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	/* 0, or EIO from a pty master once every slave descriptor is closed. */
+	if (n < 0 && !(s->tty && errno == EIO))
+		init_log("channel %u: read: %s", s->chan, strerror(errno));
+	if (s->tty) {
+		s->out_done = 1;
+		buf_reset(&s->inq);
+	}
+	session_close_fd(f);
+}
+
+static void
+session_io(struct loop *l, int fd, int events, void *arg)
+{
+	struct session *s = session_find((uint32_t)(uintptr_t)arg);
+
+	if (s == NULL)
+		return;
+	if (fd == s->exec.fd) {
+		session_read_exec(s);
+		return;
+	}
+	/* A hang-up on stdin shows as an error on the next write. */
+	if (fd == s->in.fd && (events & (LOOP_WRITE | LOOP_HUP)) && buf_used(&s->inq) > 0)
+		session_write_input(s);
+	if (s->tty && fd == s->in.fd) {
+		if (events & LOOP_READ)
+			session_read_output(s, &s->in, AGENT_STDOUT);
+		else if (events & LOOP_HUP)
+			buf_reset(&s->inq);	/* the slave side is gone */
+	} else if (fd == s->out.fd) {
+		session_read_output(s, &s->out, AGENT_STDOUT);
+	} else if (fd == s->err.fd) {
+		session_read_output(s, &s->err, AGENT_STDERR);
+	}
+	session_check_end(s);
+}
+
+/* Watches @f for @want (0: not at all). */
+static void
+session_watch(struct session *s, struct session_fd *f, int want)
+{
+	int r;
+
+	if (f->fd < 0 || f->mask == want)
+		return;
+	if (want == 0) {
+		loop_del_fd(session_loop, f->fd);
+		r = 0;
+	} else if (f->mask == 0) {
+		r = loop_add_fd(session_loop, f->fd, want, session_io, (void *)(uintptr_t)s->chan);
+	} else {
+		r = loop_set_fd(session_loop, f->fd, want);
+	}
+	if (r < 0) {
+		init_log("channel %u: watch fd %d: %s", s->chan, f->fd, strerror(-r));
+		return;
+	}
+	f->mask = want;
+}
+
+void
+session_update_all(int out_full)
+{
+	int rd = out_full ? 0 : LOOP_READ;
+
+	for (size_t i = 0; i < nsessions; i++) {
+		struct session *s = sessions[i];
+		int wr = buf_used(&s->inq) > 0 ? LOOP_WRITE : 0;
+
+		session_watch(s, &s->exec, LOOP_READ);
+		if (!s->started)
+			continue;
+		if (s->tty) {
+			session_watch(s, &s->in, (s->out_done ? 0 : rd) | wr);
+		} else {
+			session_watch(s, &s->in, wr);
+			session_watch(s, &s->out, rd);
+			session_watch(s, &s->err, rd);
+		}
+	}
+}
+
+int
+session_stdin(uint32_t chan, const void *data, size_t len)
+{
+	struct session *s = session_find(chan);
+
+	if (s == NULL || s->in.fd < 0 || s->in_eof || len == 0)
+		return 0;
+	if (buf_used(&s->inq) >= SESSION_STDIN_CAP)
+		return -EAGAIN;
+	buf_add(&s->inq, data, len);
+	if (s->started)
+		session_write_input(s);
+	return 0;
+}
+
+void
+session_stdin_eof(uint32_t chan)
+{
+	struct session *s = session_find(chan);
+
+	/* A pty has no end of input to give; the host sends ^D if it means one. */
+	if (s == NULL || s->tty || s->in_eof)
+		return;
+	s->in_eof = 1;
+	if (s->started && buf_used(&s->inq) == 0)
+		session_close_fd(&s->in);
+}
+
+void
+session_signal(uint32_t chan, int sig)
+{
+	struct session *s = session_find(chan);
+
+	if (s == NULL || sig <= 0 || sig >= NSIG)
+		return;
+	/* Before the child's setsid there is no group yet. */
+	if (kill(-s->pid, sig) < 0 && errno == ESRCH && !s->reaped)
+		kill(s->pid, sig);
+}
+
+void
+session_resize(uint32_t chan, unsigned rows, unsigned cols)
+{
+	struct session *s = session_find(chan);
+	struct winsize ws = { 0 };
+
+	if (s == NULL || !s->tty || s->in.fd < 0)
+		return;
+	ws.ws_row = rows ? rows : SESSION_ROWS;
+	ws.ws_col = cols ? cols : SESSION_COLS;
+	/* The kernel sends SIGWINCH to the terminal's foreground group. */
+	if (ioctl(s->in.fd, TIOCSWINSZ, &ws) < 0)
+		init_log("channel %u: resize: %s", chan, strerror(errno));
+}
+
+void
+session_reaped(pid_t pid, int status)
+{
+	for (size_t i = 0; i < nsessions; i++) {
+		struct session *s = sessions[i];
+
+		if (s->pid == pid && !s->reaped) {
+			s->reaped = 1;
+			s->status = status;
+			session_check_end(s);
+			return;
+		}
+	}
+}
+
+void
+session_kill_all(void)
+{
+	while (nsessions > 0) {
+		struct session *s = sessions[nsessions - 1];
+
+		if (kill(-s->pid, SIGKILL) < 0 && errno == ESRCH && !s->reaped)
+			kill(s->pid, SIGKILL);
+		session_free(s);
+	}
+}
