@@ -50,6 +50,7 @@ struct request {
 	int			 refs;		/* MHD's and core's */
 	int			 started;	/* an operation was handed to core */
 	int			 finished;	/* core answered */
+	int			 idle;		/* the sprite had no operation under way */
 	int			 err;
 	char			*cause;
 	struct exec		*exec;		/* ROUTE_EXEC's state */
@@ -224,6 +225,18 @@ request_done(void *arg, int err, const char *cause)
 	rq->finished = 1;
 	rq->err = err;
 	rq->cause = cause ? xstrdup(cause) : NULL;
+	if (rq->conn != NULL)
+		api_resume(rq->api, rq->conn);
+	request_unref(rq);
+}
+
+/* The sprite is idle (an adoption or start finished): go on. */
+static void
+request_idle(void *arg, int err, const char *cause)
+{
+	struct request *rq = arg;
+
+	rq->idle = 1;
 	if (rq->conn != NULL)
 		api_resume(rq->api, rq->conn);
 	request_unref(rq);
@@ -427,9 +440,30 @@ api_handle(void *cls, struct MHD_Connection *conn, const char *url,
 		return api_sprite(a, conn, rq->name, MHD_HTTP_OK);
 	case ROUTE_DAEMON:
 		return api_daemon(a, conn);
-	default:
+	case ROUTE_CREATE:
 		return request_start(a, rq);
+	default:
+		break;
 	}
+	/* Start, stop and destroy wait for an operation under way (say, the
+	 * re-adoption after a daemon restart) rather than fail. */
+	if (!rq->idle) {
+		char *cause = NULL;
+		enum MHD_Result ret;
+		int r;
+
+		rq->refs++;
+		r = core_wait_idle(a->core, rq->name, request_idle, rq, &cause);
+		if (r == 0) {
+			MHD_suspend_connection(conn);
+			return MHD_YES;
+		}
+		rq->refs--;
+		ret = api_error_errno(conn, r, cause);
+		free(cause);
+		return ret;
+	}
+	return request_start(a, rq);
 }
 
 static void

@@ -79,6 +79,8 @@ shared_image() {
 			mkdir -p "$dir.tmp"
 			SPRIG_INIT="$SPRIG_BUILD/sprig-init" bash "$SPRIG_BUILD/images/minimal.sh" "$dir.tmp" >&2
 			mv "$dir.tmp" "$dir"
+			# Builds of older recipes are no longer used by any test.
+			find "$store" -mindepth 1 -maxdepth 1 -type d ! -name "$hash" -exec rm -rf {} +
 		fi
 	) 9>"$store/.lock"
 	mkdir -p "$SPRIG_HOME/images"

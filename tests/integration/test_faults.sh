@@ -29,6 +29,9 @@ kill -9 "$(cat "$SPRIG_HOME/daemon.pid")"
 expect_eq "exec after the daemon was killed" "still here" "$(sprig exec dev -- echo still here)"
 expect_eq "the same QEMU process was adopted" "$qemu_before" "$(test_qemu_pids)"
 expect_contains "and is shown running" "running" "$(sprig list | grep '^dev ')"
+kill -9 "$(cat "$SPRIG_HOME/daemon.pid")"
+sprig stop dev >/dev/null && pass "stop waits for the re-adoption" || fail "stop right after a daemon restart"
+sprig start dev >/dev/null
 
 # A VM that died while no daemon watched is shown stopped.
 sprig serve --stop >/dev/null
