@@ -177,6 +177,8 @@ agent_type_name(uint16_t type)
 	case AGENT_SIGNAL: return "signal";
 	case AGENT_RESIZE: return "resize";
 	case AGENT_SHUTDOWN: return "shutdown";
+	case AGENT_SYNC: return "sync";
+	case AGENT_SYNC_DONE: return "sync-done";
 	}
 	return "unknown";
 }

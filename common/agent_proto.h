@@ -52,6 +52,8 @@ enum agent_type {
 	AGENT_SIGNAL = 18,	/* host: i32 signal number, sent to the process group */
 	AGENT_RESIZE = 19,	/* host: u16 rows, u16 cols */
 	AGENT_SHUTDOWN = 30,	/* host: empty; the guest syncs and powers off */
+	AGENT_SYNC = 31,	/* host: u64 cookie; the guest flushes its page cache */
+	AGENT_SYNC_DONE = 32,	/* guest: u64 cookie, once sync() returned */
 };
 
 #define AGENT_EXEC_TTY		0x1	/* run on a pseudo-terminal */

@@ -11,6 +11,7 @@
  * deletes layer files no row references.
  */
 #include "core.h"
+#include "core_internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -30,68 +31,10 @@
 #include "common/xmalloc.h"
 #include "vmm/vmm.h"
 
-enum sprite_op {
-	OP_NONE,
-	OP_CREATE,
-	OP_START,
-	OP_ADOPT,
-	OP_STOP,
-	OP_DESTROY,
-};
-
-static const char *const op_names[] = {
+const char *const op_names[] = {
 	"idle", "being created", "starting", "being reconnected", "stopping",
-	"being destroyed",
+	"being destroyed", "being checkpointed", "being restored", "being forked",
 };
-
-struct waiter {
-	core_done_fn	 fn;
-	void		*arg;
-	struct waiter	*next;
-};
-
-struct sprite {
-	struct core	*core;
-	int64_t		 id;		/* 0 until its row exists */
-	char		*name;
-	enum sprite_op	 op;
-	core_done_fn	 done;
-	void		*done_arg;
-	struct vm	*vm;
-	int		 vm_ready;
-	struct proc	*img_proc;	/* qemu-img making the top layer */
-	int64_t		 image_id;
-	int64_t		 layer_id;
-	char		*layer_file;
-	struct waiter	*idle_waiters;
-	struct sprite	*next;
-};
-
-struct deferred {
-	struct core	*core;
-	core_done_fn	 fn;
-	void		*arg;
-	int		 err;
-	char		*cause;
-	uint64_t	 timer;
-	struct deferred	*next;
-};
-
-struct core {
-	struct loop		*loop;
-	struct store		*store;
-	struct images		*images;
-	const struct vmm_ops	*vmm;
-	char			*home;
-	char			*layers_dir;
-	int			 boot_timeout_ms;
-	int			 mem_mb;
-	int			 cpus;
-	struct sprite		*sprites;
-	struct deferred		*deferred;
-};
-
-static const struct vm_callbacks sprite_vm_cb;
 
 static void
 deferred_fire(struct loop *l, uint64_t id, void *arg)
@@ -110,7 +53,7 @@ deferred_fire(struct loop *l, uint64_t id, void *arg)
 }
 
 /* Calls @fn on the next loop turn; takes @cause. */
-static void
+void
 core_defer(struct core *c, core_done_fn fn, void *arg, int err, char *cause)
 {
 	struct deferred *d = xcalloc(1, sizeof *d);
@@ -125,7 +68,7 @@ core_defer(struct core *c, core_done_fn fn, void *arg, int err, char *cause)
 	d->timer = loop_add_timer(c->loop, 0, deferred_fire, d);
 }
 
-static struct sprite *
+struct sprite *
 sprite_find(struct core *c, const char *name)
 {
 	struct sprite *s;
@@ -137,7 +80,7 @@ sprite_find(struct core *c, const char *name)
 	return NULL;
 }
 
-static struct sprite *
+struct sprite *
 sprite_new(struct core *c, const char *name, int64_t id)
 {
 	struct sprite *s = xcalloc(1, sizeof *s);
@@ -150,7 +93,7 @@ sprite_new(struct core *c, const char *name, int64_t id)
 	return s;
 }
 
-static void
+void
 sprite_free(struct sprite *s)
 {
 	struct sprite **pp;
@@ -163,20 +106,17 @@ sprite_free(struct sprite *s)
 	}
 	free(s->name);
 	free(s->layer_file);
+	free(s->origin);
 	free(s);
 }
 
-static char *
+char *
 sprite_run_dir(struct core *c, const char *name)
 {
 	return xasprintf("%s/run/%s", c->home, name);
 }
 
-static void
-core_event(struct core *c, const char *sprite, const char *kind, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void
+void
 core_event(struct core *c, const char *sprite, const char *kind, const char *fmt, ...)
 {
 	va_list ap;
@@ -195,7 +135,7 @@ core_event(struct core *c, const char *sprite, const char *kind, const char *fmt
  * waiting for the sprite to be idle. Frees the runtime record if nothing
  * keeps it (no VM).
  */
-static void
+void
 sprite_op_end(struct sprite *s, int err, const char *cause)
 {
 	core_done_fn fn = s->done;
@@ -216,21 +156,56 @@ sprite_op_end(struct sprite *s, int err, const char *cause)
 		sprite_free(s);
 }
 
-/* Removes every trace of a sprite: VM files, layer, rows. */
+char *
+core_layer_path(struct core *c)
+{
+	char hex[17];
+
+	random_hex(hex, sizeof hex);
+	return xasprintf("%s/%s.qcow2", c->layers_dir, hex);
+}
+
+void
+core_layer_release(struct core *c, int64_t id)
+{
+	struct layer_row layer = { 0 };
+	int refs;
+
+	while (id != 0 && store_layer_refs(c->store, id, &refs) == 0 && refs == 0 &&
+	    store_layer_get(c->store, id, &layer) == 0) {
+		if (store_layer_delete(c->store, id) == 0)
+			unlink(layer.file);
+		id = layer.parent_id;
+		layer_row_done(&layer);
+	}
+}
+
+/*
+ * Removes every trace of a sprite: its VM's files, its rows (its
+ * checkpoints go with it) and the layers nothing else holds now. Layers a
+ * fork or a template still builds on stay.
+ */
 static void
 sprite_remove(struct core *c, int64_t id, const char *name, int64_t layer_id,
     const char *layer_file)
 {
+	struct checkpoint_row *cps = NULL;
 	char *run = sprite_run_dir(c, name);
+	size_t n = 0;
 
 	rm_rf(run);
 	free(run);
-	if (id != 0)
+	if (id != 0) {
+		store_checkpoint_list(c->store, id, &cps, &n);
 		store_sprite_delete(c->store, id);
+	}
 	if (layer_id != 0)
-		store_layer_delete(c->store, layer_id);
-	if (layer_file != NULL)
-		unlink(layer_file);
+		core_layer_release(c, layer_id);
+	else if (layer_file != NULL)
+		unlink(layer_file);	/* made, never recorded */
+	for (size_t i = 0; i < n; i++)
+		core_layer_release(c, cps[i].layer_id);
+	checkpoint_rows_free(cps, n);
 }
 
 static int
@@ -277,7 +252,7 @@ sprite_vm_config(struct core *c, const struct sprite_row *row, struct vm_config 
 }
 
 /* Boots the VM of a sprite whose row and layer exist. */
-static int
+int
 sprite_boot(struct sprite *s, const struct sprite_row *row, char **cause)
 {
 	struct core *c = s->core;
@@ -300,7 +275,7 @@ sprite_boot(struct sprite *s, const struct sprite_row *row, char **cause)
 	return r;
 }
 
-static void
+void
 sprite_create_fail(struct sprite *s, int err, const char *cause)
 {
 	struct core *c = s->core;
@@ -332,7 +307,7 @@ sprite_vm_ready(struct vm *vm, int err, const char *cause, void *arg)
 	}
 	s->vm_ready = 1;
 	store_sprite_set_state(c->store, s->id, SPRITE_RUNNING, NULL);
-	if (s->op != OP_ADOPT)
+	if (s->op == OP_CREATE || s->op == OP_START)
 		core_event(c, s->name, s->op == OP_CREATE ? "create" : "start",
 		    "running (%s)", c->vmm->accel());
 	sprite_op_end(s, 0, NULL);
@@ -349,6 +324,13 @@ sprite_vm_exited(struct vm *vm, const char *why, void *arg)
 	c->vmm->release(vm);
 	s->vm = NULL;
 	s->vm_ready = 0;
+	if (s->on_exit != NULL) {
+		void (*next)(struct sprite *) = s->on_exit;
+
+		s->on_exit = NULL;
+		next(s);
+		return;
+	}
 	if (op == OP_DESTROY) {
 		sprite_remove(c, s->id, s->name, s->layer_id, s->layer_file);
 		core_event(c, s->name, "destroy", "destroyed");
@@ -370,7 +352,7 @@ sprite_vm_exited(struct vm *vm, const char *why, void *arg)
 	}
 }
 
-static const struct vm_callbacks sprite_vm_cb = {
+const struct vm_callbacks sprite_vm_cb = {
 	.ready = sprite_vm_ready,
 	.exited = sprite_vm_exited,
 };
@@ -431,7 +413,7 @@ sprite_image_ready(void *arg, int err, const char *cause, int64_t image_id)
 	struct core *c = s->core;
 	struct sprite_row row = { 0 };
 	struct image_files files = { 0 };
-	char hex[17], *qcow_cause = NULL;
+	char *qcow_cause = NULL;
 	char *argv[12];
 	struct proc_spec spec = { 0 };
 	int r;
@@ -446,6 +428,7 @@ sprite_image_ready(void *arg, int err, const char *cause, int64_t image_id)
 	row.image_id = image_id;
 	row.mem_mb = c->mem_mb;
 	row.cpus = c->cpus;
+	row.origin = s->origin;
 	r = store_sprite_add(c->store, &row);
 	if (r < 0) {
 		qcow_cause = r == -EEXIST ?
@@ -461,8 +444,7 @@ sprite_image_ready(void *arg, int err, const char *cause, int64_t image_id)
 		sprite_create_fail(s, r, "the image is missing from the database");
 		return;
 	}
-	random_hex(hex, sizeof hex);
-	s->layer_file = xasprintf("%s/%s.qcow2", c->layers_dir, hex);
+	s->layer_file = core_layer_path(c);
 	argv[0] = "qemu-img";
 	argv[1] = "create";
 	argv[2] = "-q";
@@ -510,12 +492,13 @@ core_create(struct core *c, const char *name, const char *image,
 	s->op = OP_CREATE;
 	s->done = fn;
 	s->done_arg = arg;
+	s->origin = xstrdup(image);
 	images_ensure(c->images, image, sprite_image_ready, s);
 	return 0;
 }
 
 /* Finds an idle sprite by name for an operation; fills @row. */
-static int
+int
 sprite_for_op(struct core *c, const char *name, struct sprite_row *row,
     struct sprite **ret, char **cause)
 {
@@ -780,6 +763,7 @@ core_reconcile(struct core *c)
 	struct sprite_row *rows = NULL;
 	size_t n = 0;
 
+	timeline_recover(c);
 	if (store_sprite_list(c->store, &rows, &n) < 0)
 		return;
 	for (size_t i = 0; i < n; i++) {

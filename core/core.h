@@ -53,6 +53,35 @@ int core_wait_idle(struct core *c, const char *name, core_done_fn fn, void *arg,
 int core_get(struct core *c, const char *name, struct sprite_row *ret, char **cause);
 int core_list(struct core *c, struct sprite_row **ret, size_t *ret_n);
 
+/*
+ * The timeline. A checkpoint freezes the sprite's disk as it is (live, with
+ * the guest's writes flushed first) and numbers it vN; @fn gets the version
+ * through *version (valid during the call).
+ */
+typedef void (*core_checkpoint_fn)(void *arg, int err, const char *cause, int version);
+int core_checkpoint(struct core *c, const char *name, const char *comment,
+    core_checkpoint_fn fn, void *arg, char **cause);
+/* A sprite's checkpoints by version (free with checkpoint_rows_free). */
+int core_checkpoints(struct core *c, const char *name, struct checkpoint_row **ret,
+    size_t *ret_n, char **cause);
+/* Parses "v3" or "3"; returns the version or -EINVAL. */
+int core_parse_version(const char *s);
+/*
+ * Puts the sprite's disk back to checkpoint @version ("v1"), or to what the
+ * last restore left ("undo"). The state being left is checkpointed first,
+ * so a restore can itself be undone. A running sprite is rebooted on the
+ * restored disk; a stopped one stays stopped.
+ */
+int core_restore(struct core *c, const char *name, const char *version,
+    core_done_fn fn, void *arg, char **cause);
+/*
+ * Makes @new_name, a new sprite whose disk starts at @name's checkpoint
+ * @version (NULL: checkpoint @name as it is now, first), sharing the
+ * checkpoint copy-on-write, and boots it.
+ */
+int core_fork(struct core *c, const char *name, const char *version,
+    const char *new_name, core_done_fn fn, void *arg, char **cause);
+
 /* The agent channel of a running sprite, to exec in it; -ENOENT, or
  * -EAGAIN when it is not running (cause says what to do). The pointer is
  * valid until the channel reports lost to its sessions. */

@@ -195,6 +195,7 @@ agent_on_frame(struct agent *a, const struct agent_hdr *h, const uint8_t *p)
 		free(msg);
 		break;
 	case AGENT_PONG:
+	case AGENT_SYNC_DONE:
 		cookie = rd_u64(&r);
 		for (pp = &a->pings; *pp != NULL; pp = &(*pp)->next) {
 			if ((*pp)->cookie == cookie) {
@@ -396,8 +397,9 @@ agent_forget(struct agent *a, uint32_t chan)
 	agent_unlink(a, s);
 }
 
-int
-agent_ping(struct agent *a, agent_ping_fn fn, void *arg)
+/* A request answered by the guest echoing its cookie (PING, SYNC). */
+static int
+agent_request(struct agent *a, uint16_t type, agent_ping_fn fn, void *arg)
 {
 	struct agent_ping *p;
 	uint8_t c[8];
@@ -413,8 +415,20 @@ agent_ping(struct agent *a, agent_ping_fn fn, void *arg)
 	a->pings = p;
 	for (int i = 0; i < 8; i++)
 		c[i] = (uint8_t)(p->cookie >> (8 * i));
-	agent_send(a, AGENT_PING, 0, c, sizeof c);
+	agent_send(a, type, 0, c, sizeof c);
 	return 0;
+}
+
+int
+agent_ping(struct agent *a, agent_ping_fn fn, void *arg)
+{
+	return agent_request(a, AGENT_PING, fn, arg);
+}
+
+int
+agent_sync(struct agent *a, agent_ping_fn fn, void *arg)
+{
+	return agent_request(a, AGENT_SYNC, fn, arg);
 }
 
 int

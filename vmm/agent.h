@@ -55,6 +55,8 @@ void agent_forget(struct agent *a, uint32_t chan);
 /* Round trip: @fn gets the elapsed microseconds, or err < 0. */
 typedef void (*agent_ping_fn)(struct agent *a, int err, uint64_t usec, void *arg);
 int agent_ping(struct agent *a, agent_ping_fn fn, void *arg);
+/* Asks the guest to flush its writes to disk; @fn as for a ping. */
+int agent_sync(struct agent *a, agent_ping_fn fn, void *arg);
 /* Asks the guest to sync and power off. */
 int agent_shutdown(struct agent *a);
 /* Bytes queued toward the guest (for back-pressure on stdin). */

@@ -62,6 +62,16 @@ struct vm {
 	uint64_t		 timer;
 	int			 stopping;	/* 0, 1 shutdown sent, 2 quit sent, 3 killed */
 	char			*fail_cause;
+	char			*top_node;	/* the block node of the writable top layer */
+	int			 released;
+};
+
+/* A snapshot in flight. */
+struct qemu_snapshot {
+	struct vm	*vm;
+	char		*node;
+	vm_done_fn	 fn;
+	void		*arg;
 };
 
 static const struct agent_callbacks qemu_agent_cb;
@@ -102,7 +112,7 @@ char **
 qemu_build_argv(const struct vm_config *cfg, const char *binary,
     const char *accel, int qmp_fd, int agent_fd, int console_fd)
 {
-	char **v = NULL;
+	char **v = NULL, *node;
 	size_t n = 0;
 	int kvm = strcmp(accel, "kvm") == 0;
 
@@ -134,11 +144,13 @@ qemu_build_argv(const struct vm_config *cfg, const char *binary,
 	argv_add(&v, &n, xstrdup("-append"));
 	argv_add(&v, &n, xasprintf("console=ttyS0 root=/dev/vda rw panic=-1 quiet "
 	    "sprig.hostname=%s", cfg->name));
+	node = qemu_node_name(cfg->disk);
 	argv_add(&v, &n, xstrdup("-blockdev"));
-	argv_add(&v, &n, xasprintf("{\"driver\":\"qcow2\",\"node-name\":\"disk0\","
-	    "\"file\":{\"driver\":\"file\",\"filename\":\"%s\"}}", cfg->disk));
+	argv_add(&v, &n, xasprintf("{\"driver\":\"qcow2\",\"node-name\":\"%s\","
+	    "\"file\":{\"driver\":\"file\",\"filename\":\"%s\"}}", node, cfg->disk));
 	argv_add(&v, &n, xstrdup("-device"));
-	argv_add(&v, &n, xstrdup("virtio-blk-pci,drive=disk0"));
+	argv_add(&v, &n, xasprintf("virtio-blk-pci,drive=%s", node));
+	free(node);
 	argv_add(&v, &n, xstrdup("-chardev"));
 	argv_add(&v, &n, xasprintf("socket,id=qmp,fd=%d,server=on,wait=off", qmp_fd));
 	argv_add(&v, &n, xstrdup("-mon"));
@@ -154,6 +166,20 @@ qemu_build_argv(const struct vm_config *cfg, const char *binary,
 	argv_add(&v, &n, xstrdup("-serial"));
 	argv_add(&v, &n, xstrdup("chardev:console"));
 	return v;
+}
+
+char *
+qemu_node_name(const char *file)
+{
+	const char *base = strrchr(file, '/');
+	size_t n;
+
+	base = base ? base + 1 : file;
+	n = strcspn(base, ".");
+	/* QEMU's node names: a letter, then at most 30 more of [A-Za-z0-9_.-]. */
+	if (n > 30)
+		n = 30;
+	return xasprintf("n%.*s", (int)n, base);
 }
 
 void
@@ -435,6 +461,7 @@ qemu_vm_new(struct loop *l, const struct vm_config *cfg,
 	vm->console_fd = -1;
 	vm->serial_fd = -1;
 	vm->phase = QEMU_BOOTING;
+	vm->top_node = qemu_node_name(cfg->disk);
 	return vm;
 }
 
@@ -443,8 +470,10 @@ qemu_release(struct vm *vm)
 {
 	if (vm == NULL)
 		return;
+	vm->released = 1;
 	qemu_close_channels(vm);
 	proc_forget(vm->proc);
+	free(vm->top_node);
 	if (vm->serial_fd >= 0)
 		close(vm->serial_fd);
 	free(vm->fail_cause);
@@ -630,6 +659,57 @@ qemu_kill(struct vm *vm)
 	proc_kill(vm->proc, SIGKILL);
 }
 
+static void
+qemu_snapshot_done(struct qmp *q, int err, const cJSON *ret, const char *desc, void *arg)
+{
+	struct qemu_snapshot *sn = arg;
+	struct vm *vm = sn->vm;
+	char *cause = NULL;
+
+	if (!vm->released) {
+		if (err == 0) {
+			free(vm->top_node);
+			vm->top_node = sn->node;
+			sn->node = NULL;
+		} else {
+			cause = xasprintf("QEMU could not snapshot the disk: %s",
+			    desc ? desc : strerror(-err));
+		}
+		sn->fn(vm, err, cause, sn->arg);
+	}
+	free(cause);
+	free(sn->node);
+	free(sn);
+}
+
+static int
+qemu_snapshot(struct vm *vm, const char *new_file, vm_done_fn fn, void *arg)
+{
+	struct qemu_snapshot *sn;
+	cJSON *args;
+	int r;
+
+	if (vm->phase != QEMU_READY || vm->qmp == NULL)
+		return -ENOTCONN;
+	sn = xcalloc(1, sizeof *sn);
+	sn->vm = vm;
+	sn->node = qemu_node_name(new_file);
+	sn->fn = fn;
+	sn->arg = arg;
+	args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "node-name", vm->top_node);
+	cJSON_AddStringToObject(args, "snapshot-file", new_file);
+	cJSON_AddStringToObject(args, "snapshot-node-name", sn->node);
+	cJSON_AddStringToObject(args, "format", "qcow2");
+	cJSON_AddStringToObject(args, "mode", "absolute-paths");
+	r = qmp_command(vm->qmp, "blockdev-snapshot-sync", args, -1, qemu_snapshot_done, sn);
+	if (r < 0) {
+		free(sn->node);
+		free(sn);
+	}
+	return r;
+}
+
 static pid_t
 qemu_pid(const struct vm *vm)
 {
@@ -659,5 +739,6 @@ const struct vmm_ops qemu_vmm_ops = {
 	.release = qemu_release,
 	.pid = qemu_pid,
 	.pid_start = qemu_pid_start,
+	.snapshot = qemu_snapshot,
 	.agent = qemu_agent,
 };

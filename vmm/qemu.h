@@ -26,6 +26,8 @@
 char **qemu_build_argv(const struct vm_config *cfg, const char *binary,
     const char *accel, int qmp_fd, int agent_fd, int console_fd);
 void qemu_argv_free(char **argv);
+/* The block node name of a layer file: "n" and its base name (newly allocated). */
+char *qemu_node_name(const char *file);
 /* The QEMU binary: $SPRIG_QEMU or qemu-system-x86_64. */
 const char *qemu_binary(void);
 

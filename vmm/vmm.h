@@ -37,6 +37,9 @@ struct vm_callbacks {
 	void (*exited)(struct vm *vm, const char *why, void *arg);
 };
 
+/* The end of an asynchronous VM operation; @cause for a person. */
+typedef void (*vm_done_fn)(struct vm *vm, int err, const char *cause, void *arg);
+
 struct vmm_ops {
 	const char *name;
 	/* Which accelerator this host gives ("kvm", "tcg"). */
@@ -60,6 +63,10 @@ struct vmm_ops {
 	void (*release)(struct vm *vm);
 	pid_t (*pid)(const struct vm *vm);
 	uint64_t (*pid_start)(const struct vm *vm);
+	/* Freezes the running VM's writable top layer, live: a new qcow2
+	 * file @new_file (which must not exist) is made over it and becomes
+	 * the top. Not called back after release. */
+	int (*snapshot)(struct vm *vm, const char *new_file, vm_done_fn fn, void *arg);
 	/* The agent channel of a ready VM, else NULL. */
 	struct agent *(*agent)(const struct vm *vm);
 };

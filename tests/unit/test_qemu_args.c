@@ -60,6 +60,7 @@ test_tcg(void **state)
 	assert_string_equal(arg_after(argv, "-initrd", 0), "/img/initrd.img");
 	assert_non_null(strstr(arg_after(argv, "-append", 0), "sprig.hostname=dev"));
 	assert_non_null(strstr(arg_after(argv, "-blockdev", 0), "\"filename\":\"/layers/abc.qcow2\""));
+	assert_string_equal(arg_after(argv, "-device", 0), "virtio-blk-pci,drive=nabc");
 	assert_string_equal(arg_after(argv, "-chardev", 0), "socket,id=qmp,fd=7,server=on,wait=off");
 	assert_string_equal(arg_after(argv, "-chardev", 1), "socket,id=agent,fd=8,server=on,wait=off");
 	assert_string_equal(arg_after(argv, "-chardev", 2), "socket,id=console,fd=9,server=on,wait=off");

@@ -1,0 +1,107 @@
+/*
+ * core_internal: what the lifecycle (core.c) and the timeline (timeline.c)
+ * share: the runtime record of a sprite and the helpers that drive it.
+ */
+#ifndef SPRIG_CORE_INTERNAL_H
+#define SPRIG_CORE_INTERNAL_H
+
+#include "core.h"
+#include "image.h"
+
+struct proc;
+struct vm;
+
+enum sprite_op {
+	OP_NONE,
+	OP_CREATE,
+	OP_START,
+	OP_ADOPT,
+	OP_STOP,
+	OP_DESTROY,
+	OP_CHECKPOINT,
+	OP_RESTORE,
+	OP_FORK,	/* checkpointing for a fork */
+};
+
+extern const char *const op_names[];
+
+struct waiter {
+	core_done_fn	 fn;
+	void		*arg;
+	struct waiter	*next;
+};
+
+struct sprite {
+	struct core	*core;
+	int64_t		 id;		/* 0 until its row exists */
+	char		*name;
+	enum sprite_op	 op;
+	core_done_fn	 done;
+	void		*done_arg;
+	struct vm	*vm;
+	int		 vm_ready;
+	struct proc	*img_proc;	/* qemu-img making the top layer */
+	int64_t		 image_id;
+	int64_t		 layer_id;
+	char		*layer_file;
+	char		*origin;	/* for a create: the image or checkpoint it starts from */
+	struct waiter	*idle_waiters;
+	/* A timeline operation's continuation when the VM exits (restore
+	 * stops the VM and goes on), and its state. */
+	void		(*on_exit)(struct sprite *s);
+	void		*tl;
+	struct sprite	*next;
+};
+
+struct deferred {
+	struct core	*core;
+	core_done_fn	 fn;
+	void		*arg;
+	int		 err;
+	char		*cause;
+	uint64_t	 timer;
+	struct deferred	*next;
+};
+
+struct core {
+	struct loop		*loop;
+	struct store		*store;
+	struct images		*images;
+	const struct vmm_ops	*vmm;
+	char			*home;
+	char			*layers_dir;
+	int			 boot_timeout_ms;
+	int			 mem_mb;
+	int			 cpus;
+	struct sprite		*sprites;
+	struct deferred		*deferred;
+};
+
+extern const struct vm_callbacks sprite_vm_cb;
+
+struct sprite *sprite_find(struct core *c, const char *name);
+struct sprite *sprite_new(struct core *c, const char *name, int64_t id);
+void sprite_free(struct sprite *s);
+char *sprite_run_dir(struct core *c, const char *name);
+/* Ends the operation under way: the requester hears, then idle waiters. */
+void sprite_op_end(struct sprite *s, int err, const char *cause);
+/* Boots the VM of a sprite whose row and top layer exist. */
+int sprite_boot(struct sprite *s, const struct sprite_row *row, char **cause);
+/* Undoes a create: removes the sprite's rows and files, ends the op. */
+void sprite_create_fail(struct sprite *s, int err, const char *cause);
+/* Finds an idle sprite for an operation; fills @row. */
+int sprite_for_op(struct core *c, const char *name, struct sprite_row *row,
+    struct sprite **ret, char **cause);
+void core_defer(struct core *c, core_done_fn fn, void *arg, int err, char *cause);
+void core_event(struct core *c, const char *sprite, const char *kind, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Drops a reference to layer @id: a layer nothing holds any more is
+ * deleted (row and file), and so on down its chain. */
+void core_layer_release(struct core *c, int64_t id);
+/* A new layer file name under layers/ (newly allocated). */
+char *core_layer_path(struct core *c);
+
+/* timeline.c: start-up recovery of checkpoints cut off by a crash. */
+void timeline_recover(struct core *c);
+
+#endif

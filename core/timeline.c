@@ -1,0 +1,832 @@
+/*
+ * timeline: checkpoints, restore and fork: the tree of a sprite's frozen
+ * disk layers (DESIGN.md, "Disk: a tree of layers").
+ *
+ * A checkpoint freezes the writable top and puts a new empty top over it:
+ * live with QMP's blockdev-snapshot-sync (after the guest flushed its page
+ * cache), or with qemu-img for a stopped sprite. No data is copied. The new
+ * top's row is written first, marked pending; the snapshot makes its file;
+ * one transaction then freezes the old top, records the checkpoint and moves
+ * the sprite onto the new top. Start-up finishes a checkpoint whose file
+ * exists and undoes one whose file does not (timeline_recover).
+ *
+ * Restore checkpoints the state being left (so "restore undo" can come
+ * back), stops the VM, puts a new empty top over the chosen checkpoint's
+ * layer and boots again if the sprite was running. Fork puts a new empty top
+ * over a checkpoint's layer for a new sprite, so the checkpoint is shared
+ * copy-on-write.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core_internal.h"
+#include "names.h"
+#include "common/proc.h"
+#include "common/util.h"
+#include "common/xmalloc.h"
+#include "vmm/agent.h"
+#include "vmm/vmm.h"
+
+/* Called when a checkpoint ends: err 0 with its row, else a cause. */
+typedef void (*ckpt_then_fn)(struct sprite *s, int err, const char *cause,
+    const struct checkpoint_row *cp);
+
+struct ckpt {
+	struct sprite	*s;
+	char		*comment;
+	int		 is_auto;
+	int64_t		 old_top;
+	int64_t		 new_top;
+	char		*new_file;
+	ckpt_then_fn	 then;
+	struct proc	*proc;
+};
+
+struct restore {
+	int64_t		 target_id;	/* the checkpoint to go back to */
+	int64_t		 left_id;	/* the checkpoint of the state left */
+	int		 was_running;
+	char		*label;		/* "v1" or "undo" for messages */
+	char		*new_file;
+};
+
+struct fork_op {
+	struct core	*core;
+	char		*src;
+	char		*new_name;
+	core_done_fn	 fn;
+	void		*arg;
+};
+
+static void
+ckpt_free(struct ckpt *k)
+{
+	free(k->comment);
+	free(k->new_file);
+	free(k);
+}
+
+/* The snapshot failed or never happened: forget the pending top. */
+static void
+ckpt_fail(struct ckpt *k, int err, const char *cause)
+{
+	struct sprite *s = k->s;
+	struct core *c = s->core;
+	ckpt_then_fn then = k->then;
+
+	store_layer_delete(c->store, k->new_top);
+	unlink(k->new_file);
+	core_event(c, s->name, "error", "checkpoint failed: %s", cause);
+	ckpt_free(k);
+	then(s, err, cause, NULL);
+}
+
+/* The new top's file exists: record the checkpoint in one transaction. */
+static int
+ckpt_commit(struct core *c, int64_t sprite_id, int64_t old_top, int64_t new_top,
+    const char *comment, int is_auto, struct checkpoint_row *ret)
+{
+	struct sprite_row row = { 0 };
+	struct checkpoint_row cp = { 0 };
+	int r;
+
+	r = store_begin(c->store);
+	if (r < 0)
+		return r;
+	r = store_sprite_get_id(c->store, sprite_id, &row);
+	if (r == 0)
+		r = store_layer_set_pending(c->store, new_top, 0);
+	if (r == 0)
+		r = store_layer_set_frozen(c->store, old_top);
+	if (r == 0) {
+		cp.sprite_id = sprite_id;
+		cp.version = -1;
+		cp.parent_id = row.head_checkpoint_id;
+		cp.layer_id = old_top;
+		cp.comment = (char *)comment;
+		cp.is_auto = is_auto;
+		r = store_checkpoint_add(c->store, &cp);
+	}
+	if (r == 0)
+		r = store_sprite_set_top_layer(c->store, sprite_id, new_top);
+	if (r == 0)
+		r = store_sprite_set_head(c->store, sprite_id, cp.id, row.undo_checkpoint_id);
+	if (r == 0)
+		r = store_commit(c->store);
+	else
+		store_rollback(c->store);
+	sprite_row_done(&row);
+	if (r == 0) {
+		cp.comment = comment ? xstrdup(comment) : NULL;
+		*ret = cp;
+	}
+	return r;
+}
+
+static void
+ckpt_made(struct ckpt *k)
+{
+	struct sprite *s = k->s;
+	struct core *c = s->core;
+	struct checkpoint_row cp = { 0 };
+	ckpt_then_fn then = k->then;
+	char *cause;
+	int r;
+
+	r = ckpt_commit(c, s->id, k->old_top, k->new_top, k->comment, k->is_auto, &cp);
+	if (r < 0) {
+		/* The VM may already write to the new top: it stays pending,
+		 * and start-up finishes it (its file exists). */
+		cause = xasprintf("cannot record the checkpoint: %s", store_errmsg(c->store));
+		ckpt_free(k);
+		then(s, r, cause, NULL);
+		free(cause);
+		return;
+	}
+	s->layer_id = k->new_top;
+	core_event(c, s->name, "checkpoint", "v%d%s%s", cp.version,
+	    cp.comment ? ": " : "", cp.comment ? cp.comment : "");
+	ckpt_free(k);
+	then(s, 0, NULL, &cp);
+	checkpoint_row_done(&cp);
+}
+
+static void
+ckpt_snapshot_done(struct vm *vm, int err, const char *cause, void *arg)
+{
+	struct ckpt *k = arg;
+
+	if (err < 0) {
+		ckpt_fail(k, err, cause);
+		return;
+	}
+	ckpt_made(k);
+}
+
+static void
+ckpt_synced(struct agent *a, int err, uint64_t usec, void *arg)
+{
+	struct ckpt *k = arg;
+	struct sprite *s = k->s;
+	struct core *c = s->core;
+	int r;
+
+	/* Without the agent the snapshot is still crash-consistent; the VM
+	 * going away is caught by the snapshot itself failing. */
+	if (s->vm == NULL) {
+		ckpt_fail(k, -ECONNRESET, "the sprite stopped during the checkpoint");
+		return;
+	}
+	r = c->vmm->snapshot(s->vm, k->new_file, ckpt_snapshot_done, k);
+	if (r < 0)
+		ckpt_fail(k, r, "cannot ask QEMU for a snapshot");
+}
+
+static void
+ckpt_qemu_img_done(struct proc *p, int status, void *arg)
+{
+	struct ckpt *k = arg;
+	char *cause;
+
+	k->proc = NULL;
+	if (status != 0) {
+		cause = xasprintf("qemu-img could not make the new top layer (it %s)",
+		    proc_status_str(status));
+		ckpt_fail(k, -EIO, cause);
+		free(cause);
+		return;
+	}
+	fsync_dir(k->s->core->layers_dir);
+	ckpt_made(k);
+}
+
+/*
+ * Checkpoints sprite @s (its runtime record exists, its op is set by the
+ * caller): live when its VM is up, else with qemu-img. @then is called once,
+ * never from inside this call.
+ */
+static int
+ckpt_start(struct sprite *s, const char *comment, int is_auto, ckpt_then_fn then,
+    char **cause)
+{
+	struct core *c = s->core;
+	struct sprite_row row = { 0 };
+	struct layer_row top = { 0 }, layer = { 0 };
+	struct ckpt *k;
+	struct agent *a;
+	int r;
+
+	r = store_sprite_get_id(c->store, s->id, &row);
+	if (r == 0)
+		r = store_layer_get(c->store, row.top_layer_id, &top);
+	if (r < 0) {
+		*cause = xasprintf("cannot read sprite \"%s\": %s", s->name, store_errmsg(c->store));
+		goto out;
+	}
+	k = xcalloc(1, sizeof *k);
+	k->s = s;
+	k->comment = comment && *comment ? xstrdup(comment) : NULL;
+	k->is_auto = is_auto;
+	k->then = then;
+	k->old_top = top.id;
+	k->new_file = core_layer_path(c);
+	layer.parent_id = top.id;
+	layer.image_id = top.image_id;
+	layer.file = k->new_file;
+	r = store_layer_add(c->store, &layer);
+	if (r == 0)
+		r = store_layer_set_pending(c->store, layer.id, 1);
+	if (r < 0) {
+		*cause = xasprintf("cannot record the new layer: %s", store_errmsg(c->store));
+		if (layer.id != 0)
+			store_layer_delete(c->store, layer.id);
+		ckpt_free(k);
+		goto out;
+	}
+	k->new_top = layer.id;
+	a = s->vm != NULL && s->vm_ready ? c->vmm->agent(s->vm) : NULL;
+	if (a != NULL) {
+		r = agent_sync(a, ckpt_synced, k);
+	} else if (s->vm != NULL) {
+		r = -EBUSY;
+	} else {
+		char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2",
+		    "-b", top.file, k->new_file, NULL };
+		struct proc_spec spec = { .argv = argv };
+
+		r = proc_spawn(c->loop, &spec, ckpt_qemu_img_done, k, &k->proc);
+	}
+	if (r < 0) {
+		*cause = xasprintf("cannot checkpoint sprite \"%s\": %s", s->name, strerror(-r));
+		store_layer_delete(c->store, k->new_top);
+		ckpt_free(k);
+	}
+out:
+	layer_row_done(&top);
+	sprite_row_done(&row);
+	return r;
+}
+
+/* core_checkpoint: the requester's checkpoint. */
+struct ckpt_req {
+	core_checkpoint_fn	 fn;
+	void			*arg;
+};
+
+static void
+checkpoint_then(struct sprite *s, int err, const char *cause, const struct checkpoint_row *cp)
+{
+	struct ckpt_req *q = s->tl;
+
+	s->tl = NULL;
+	s->done = NULL;
+	sprite_op_end(s, err, cause);	/* frees @s if it has no VM */
+	q->fn(q->arg, err, cause, cp ? cp->version : -1);
+	free(q);
+}
+
+int
+core_checkpoint(struct core *c, const char *name, const char *comment,
+    core_checkpoint_fn fn, void *arg, char **cause)
+{
+	struct sprite_row row = { 0 };
+	struct sprite *s = NULL;
+	struct ckpt_req *q;
+	int r, fresh;
+
+	r = sprite_for_op(c, name, &row, &s, cause);
+	if (r < 0)
+		return r;
+	if (strcmp(row.state, SPRITE_BROKEN) == 0) {
+		*cause = xasprintf("sprite \"%s\" is broken: %s", name,
+		    row.last_error ? row.last_error : "see its events");
+		sprite_row_done(&row);
+		return -EIO;
+	}
+	fresh = s == NULL;
+	if (fresh)
+		s = sprite_new(c, name, row.id);
+	s->layer_id = row.top_layer_id;
+	sprite_row_done(&row);
+	s->op = OP_CHECKPOINT;
+	q = xcalloc(1, sizeof *q);
+	q->fn = fn;
+	q->arg = arg;
+	s->tl = q;
+	r = ckpt_start(s, comment, 0, checkpoint_then, cause);
+	if (r < 0) {
+		free(q);
+		s->tl = NULL;
+		s->op = OP_NONE;
+		if (fresh)
+			sprite_free(s);
+	}
+	return r;
+}
+
+int
+core_parse_version(const char *s)
+{
+	char *end;
+	long v;
+
+	if (s == NULL)
+		return -EINVAL;
+	if (*s == 'v' || *s == 'V')
+		s++;
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	v = strtol(s, &end, 10);
+	if (*end != '\0' || v < 0 || v > 1000000000)
+		return -EINVAL;
+	return (int)v;
+}
+
+int
+core_checkpoints(struct core *c, const char *name, struct checkpoint_row **ret,
+    size_t *ret_n, char **cause)
+{
+	struct sprite_row row = { 0 };
+	int r;
+
+	r = core_get(c, name, &row, cause);
+	if (r < 0)
+		return r;
+	r = store_checkpoint_list(c->store, row.id, ret, ret_n);
+	if (r < 0)
+		*cause = xasprintf("cannot list checkpoints: %s", store_errmsg(c->store));
+	sprite_row_done(&row);
+	return r;
+}
+
+/* Finds checkpoint @label ("vN" or "undo") of @row. */
+static int
+find_checkpoint(struct core *c, const struct sprite_row *row, const char *label,
+    struct checkpoint_row *ret, char **cause)
+{
+	int v, r;
+
+	if (label != NULL && strcmp(label, "undo") == 0) {
+		if (row->undo_checkpoint_id == 0) {
+			*cause = xasprintf("sprite \"%s\" has no restore to undo", row->name);
+			return -ENOENT;
+		}
+		r = store_checkpoint_get_id(c->store, row->undo_checkpoint_id, ret);
+	} else {
+		v = core_parse_version(label);
+		if (v < 0) {
+			*cause = xasprintf("\"%s\" is not a checkpoint id (they look like v3)",
+			    label ? label : "");
+			return -EINVAL;
+		}
+		r = store_checkpoint_get(c->store, row->id, v, ret);
+	}
+	if (r == -ENOENT)
+		*cause = xasprintf("sprite \"%s\" has no checkpoint %s", row->name, label);
+	else if (r < 0)
+		*cause = xasprintf("cannot read checkpoints: %s", store_errmsg(c->store));
+	return r;
+}
+
+static void
+restore_end(struct sprite *s, int err, const char *cause)
+{
+	struct restore *rs = s->tl;
+
+	s->tl = NULL;
+	if (rs != NULL) {
+		free(rs->label);
+		free(rs->new_file);
+		free(rs);
+	}
+	sprite_op_end(s, err, cause);
+}
+
+static void
+restore_layer_made(struct proc *p, int status, void *arg)
+{
+	struct sprite *s = arg;
+	struct core *c = s->core;
+	struct restore *rs = s->tl;
+	struct checkpoint_row target = { 0 };
+	struct layer_row layer = { 0 };
+	struct sprite_row row = { 0 };
+	int64_t old_top = s->layer_id;
+	char *cause = NULL;
+	int r;
+
+	s->img_proc = NULL;
+	if (status != 0) {
+		cause = xasprintf("qemu-img could not make the restored top (it %s)",
+		    proc_status_str(status));
+		unlink(rs->new_file);
+		restore_end(s, -EIO, cause);
+		free(cause);
+		return;
+	}
+	fsync_dir(c->layers_dir);
+	r = store_checkpoint_get_id(c->store, rs->target_id, &target);
+	if (r == 0)
+		r = store_layer_get(c->store, target.layer_id, &layer);
+	if (r == 0)
+		r = store_begin(c->store);
+	if (r == 0) {
+		int64_t image_id = layer.image_id;
+
+		layer_row_done(&layer);
+		memset(&layer, 0, sizeof layer);
+		layer.parent_id = target.layer_id;
+		layer.image_id = image_id;
+		layer.file = rs->new_file;
+		r = store_layer_add(c->store, &layer);
+		if (r == 0)
+			r = store_sprite_set_top_layer(c->store, s->id, layer.id);
+		if (r == 0)
+			r = store_sprite_set_head(c->store, s->id, target.id, rs->left_id);
+		if (r == 0)
+			r = store_commit(c->store);
+		else
+			store_rollback(c->store);
+		layer.file = NULL;
+	}
+	layer_row_done(&layer);
+	if (r < 0) {
+		cause = xasprintf("cannot record the restore: %s", store_errmsg(c->store));
+		unlink(rs->new_file);
+		checkpoint_row_done(&target);
+		restore_end(s, r, cause);
+		free(cause);
+		return;
+	}
+	s->layer_id = layer.id;
+	core_layer_release(c, old_top);
+	core_event(c, s->name, "restore", "restored to v%d", target.version);
+	checkpoint_row_done(&target);
+	if (!rs->was_running) {
+		restore_end(s, 0, NULL);
+		return;
+	}
+	r = store_sprite_get_id(c->store, s->id, &row);
+	if (r == 0)
+		r = sprite_boot(s, &row, &cause);
+	sprite_row_done(&row);
+	if (r < 0) {
+		store_sprite_set_state(c->store, s->id, SPRITE_STOPPED, cause);
+		restore_end(s, r, cause);
+		free(cause);
+	}
+	/* else sprite_vm_ready ends the operation when the VM is up. */
+	free(rs->label);
+	free(rs->new_file);
+	free(rs);
+	s->tl = NULL;
+}
+
+/* The VM is down (or never was): build the new top over the target. */
+static void
+restore_stopped(struct sprite *s)
+{
+	struct core *c = s->core;
+	struct restore *rs = s->tl;
+	struct checkpoint_row target = { 0 };
+	struct layer_row layer = { 0 };
+	char *cause = NULL;
+	int r;
+
+	store_sprite_set_process(c->store, s->id, 0, 0, NULL);
+	store_sprite_set_state(c->store, s->id, SPRITE_STOPPED, NULL);
+	r = store_checkpoint_get_id(c->store, rs->target_id, &target);
+	if (r == 0)
+		r = store_layer_get(c->store, target.layer_id, &layer);
+	checkpoint_row_done(&target);
+	if (r < 0) {
+		restore_end(s, r, "the checkpoint vanished during the restore");
+		return;
+	}
+	rs->new_file = core_layer_path(c);
+	{
+		char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2",
+		    "-b", layer.file, rs->new_file, NULL };
+		struct proc_spec spec = { .argv = argv };
+
+		r = proc_spawn(c->loop, &spec, restore_layer_made, s, &s->img_proc);
+	}
+	layer_row_done(&layer);
+	if (r < 0) {
+		cause = xasprintf("cannot run qemu-img: %s", strerror(-r));
+		restore_end(s, r, cause);
+		free(cause);
+	}
+}
+
+static void
+restore_left(struct sprite *s, int err, const char *cause, const struct checkpoint_row *cp)
+{
+	struct core *c = s->core;
+	struct restore *rs = s->tl;
+
+	if (err < 0) {
+		char *why = xasprintf("cannot checkpoint the state being left: %s", cause);
+
+		restore_end(s, err, why);
+		free(why);
+		return;
+	}
+	rs->left_id = cp->id;
+	if (s->vm != NULL) {
+		/* Everything worth keeping is in the checkpoint just made. */
+		s->on_exit = restore_stopped;
+		c->vmm->kill(s->vm);
+		return;
+	}
+	restore_stopped(s);
+}
+
+int
+core_restore(struct core *c, const char *name, const char *version,
+    core_done_fn fn, void *arg, char **cause)
+{
+	struct sprite_row row = { 0 };
+	struct checkpoint_row target = { 0 };
+	struct sprite *s = NULL;
+	struct restore *rs;
+	char *comment;
+	int r, fresh;
+
+	r = sprite_for_op(c, name, &row, &s, cause);
+	if (r < 0)
+		return r;
+	r = find_checkpoint(c, &row, version, &target, cause);
+	if (r < 0) {
+		sprite_row_done(&row);
+		return r;
+	}
+	fresh = s == NULL;
+	if (fresh)
+		s = sprite_new(c, name, row.id);
+	s->layer_id = row.top_layer_id;
+	s->op = OP_RESTORE;
+	s->done = fn;
+	s->done_arg = arg;
+	rs = xcalloc(1, sizeof *rs);
+	rs->target_id = target.id;
+	rs->was_running = s->vm != NULL;
+	rs->label = xasprintf("v%d", target.version);
+	s->tl = rs;
+	comment = xasprintf("before restore to v%d", target.version);
+	r = ckpt_start(s, comment, 1, restore_left, cause);
+	free(comment);
+	checkpoint_row_done(&target);
+	sprite_row_done(&row);
+	if (r < 0) {
+		free(rs->label);
+		free(rs);
+		s->tl = NULL;
+		s->done = NULL;
+		s->op = OP_NONE;
+		if (fresh)
+			sprite_free(s);
+	}
+	return r;
+}
+
+/* Fork: the new sprite's create, once the source checkpoint is known. */
+static void
+fork_layer_made(struct proc *p, int status, void *arg)
+{
+	struct sprite *n = arg;
+	struct core *c = n->core;
+	struct sprite_row row = { 0 };
+	char *cause = NULL;
+	int r;
+
+	n->img_proc = NULL;
+	if (status != 0) {
+		cause = xasprintf("qemu-img could not make the fork's disk (it %s)",
+		    proc_status_str(status));
+		sprite_create_fail(n, -EIO, cause);
+		free(cause);
+		return;
+	}
+	fsync_dir(c->layers_dir);
+	r = store_sprite_get_id(c->store, n->id, &row);
+	if (r == 0)
+		r = sprite_boot(n, &row, &cause);
+	else
+		cause = xstrdup("the new sprite vanished from the database");
+	sprite_row_done(&row);
+	if (r < 0) {
+		sprite_create_fail(n, r, cause);
+		free(cause);
+	}
+}
+
+/* Makes sprite @f->new_name over checkpoint @cp of @src_id. */
+static int
+fork_from(struct core *c, struct fork_op *f, const struct checkpoint_row *cp, char **cause)
+{
+	struct layer_row base = { 0 }, top = { 0 };
+	struct sprite_row row = { 0 };
+	struct sprite *n;
+	int r;
+
+	r = store_layer_get(c->store, cp->layer_id, &base);
+	if (r < 0) {
+		*cause = xasprintf("cannot read the checkpoint's layer: %s", store_errmsg(c->store));
+		return r;
+	}
+	n = sprite_new(c, f->new_name, 0);
+	n->op = OP_CREATE;
+	n->done = f->fn;
+	n->done_arg = f->arg;
+	n->origin = xasprintf("%s@v%d", f->src, cp->version);
+	n->layer_file = core_layer_path(c);
+	n->image_id = base.image_id;
+	/* Row and layer first, as "creating": start-up undoes a fork cut off
+	 * by a crash; the file follows. */
+	r = store_begin(c->store);
+	if (r == 0) {
+		top.parent_id = base.id;
+		top.image_id = base.image_id;
+		top.file = n->layer_file;
+		r = store_layer_add(c->store, &top);
+	}
+	if (r == 0) {
+		struct sprite_row src = { 0 };
+
+		if (store_sprite_get_id(c->store, cp->sprite_id, &src) == 0) {
+			row.mem_mb = src.mem_mb;
+			row.cpus = src.cpus;
+		}
+		sprite_row_done(&src);
+		row.name = n->name;
+		row.state = SPRITE_CREATING;
+		row.image_id = base.image_id;
+		row.top_layer_id = top.id;
+		row.origin = n->origin;
+		r = store_sprite_add(c->store, &row);
+	}
+	if (r == 0)
+		r = store_commit(c->store);
+	else
+		store_rollback(c->store);
+	if (r < 0) {
+		*cause = r == -EEXIST ? xasprintf("sprite \"%s\" already exists", n->name) :
+		    xasprintf("cannot record the fork: %s", store_errmsg(c->store));
+		n->done = NULL;
+		free(n->layer_file);
+		n->layer_file = NULL;
+		sprite_op_end(n, r, *cause);
+		layer_row_done(&base);
+		return r;
+	}
+	n->id = row.id;
+	n->layer_id = top.id;
+	{
+		char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2",
+		    "-b", base.file, n->layer_file, NULL };
+		struct proc_spec spec = { .argv = argv };
+
+		r = proc_spawn(c->loop, &spec, fork_layer_made, n, &n->img_proc);
+	}
+	layer_row_done(&base);
+	if (r < 0) {
+		*cause = xasprintf("cannot run qemu-img: %s", strerror(-r));
+		n->done = NULL;
+		sprite_create_fail(n, r, *cause);
+	}
+	return r;
+}
+
+static void
+fork_op_free(struct fork_op *f)
+{
+	free(f->src);
+	free(f->new_name);
+	free(f);
+}
+
+/* The source was checkpointed for the fork: go on with the new sprite. */
+static void
+fork_checkpointed(struct sprite *s, int err, const char *cause, const struct checkpoint_row *cp)
+{
+	struct fork_op *f = s->tl;
+	struct core *c = s->core;
+	char *why = NULL;
+	int r = err;
+
+	s->tl = NULL;
+	s->done = NULL;
+	sprite_op_end(s, 0, NULL);	/* the source is idle again */
+	if (err == 0)
+		r = fork_from(c, f, cp, &why);
+	if (r < 0 && err < 0)
+		f->fn(f->arg, err, cause);
+	else if (r < 0)
+		f->fn(f->arg, r, why);
+	free(why);
+	fork_op_free(f);
+}
+
+int
+core_fork(struct core *c, const char *name, const char *version,
+    const char *new_name, core_done_fn fn, void *arg, char **cause)
+{
+	struct sprite_row row = { 0 }, other = { 0 };
+	struct checkpoint_row cp = { 0 };
+	struct sprite *s = NULL;
+	struct fork_op *f;
+	int r, fresh;
+
+	r = name_check(new_name, cause);
+	if (r < 0)
+		return r;
+	if (sprite_find(c, new_name) != NULL || store_sprite_get(c->store, new_name, &other) == 0) {
+		sprite_row_done(&other);
+		*cause = xasprintf("sprite \"%s\" already exists", new_name);
+		return -EEXIST;
+	}
+	r = sprite_for_op(c, name, &row, &s, cause);
+	if (r < 0)
+		return r;
+	f = xcalloc(1, sizeof *f);
+	f->core = c;
+	f->src = xstrdup(name);
+	f->new_name = xstrdup(new_name);
+	f->fn = fn;
+	f->arg = arg;
+	if (version != NULL) {
+		r = find_checkpoint(c, &row, version, &cp, cause);
+		if (r == 0)
+			r = fork_from(c, f, &cp, cause);
+		checkpoint_row_done(&cp);
+		sprite_row_done(&row);
+		fork_op_free(f);
+		return r;
+	}
+	/* From the sprite as it is now: checkpoint it first. */
+	fresh = s == NULL;
+	if (fresh)
+		s = sprite_new(c, name, row.id);
+	s->layer_id = row.top_layer_id;
+	sprite_row_done(&row);
+	s->op = OP_FORK;
+	s->tl = f;
+	{
+		char *comment = xasprintf("fork to %s", new_name);
+
+		r = ckpt_start(s, comment, 0, fork_checkpointed, cause);
+		free(comment);
+	}
+	if (r < 0) {
+		s->tl = NULL;
+		s->op = OP_NONE;
+		if (fresh)
+			sprite_free(s);
+		fork_op_free(f);
+	}
+	return r;
+}
+
+/*
+ * Start-up: a layer still pending is a checkpoint cut off by a crash. If
+ * its file was made, the snapshot happened and the VM may be writing to it:
+ * finish the checkpoint. If not, nothing happened: forget the layer.
+ */
+void
+timeline_recover(struct core *c)
+{
+	struct layer_row *pending = NULL;
+	struct sprite_row *rows = NULL;
+	struct checkpoint_row cp = { 0 };
+	size_t np = 0, ns = 0;
+
+	if (store_layer_list_pending(c->store, &pending, &np) < 0 || np == 0)
+		goto out;
+	if (store_sprite_list(c->store, &rows, &ns) < 0)
+		goto out;
+	for (size_t i = 0; i < np; i++) {
+		struct sprite_row *owner = NULL;
+
+		for (size_t j = 0; j < ns && owner == NULL; j++) {
+			if (rows[j].top_layer_id == pending[i].parent_id)
+				owner = &rows[j];
+		}
+		if (owner != NULL && access(pending[i].file, F_OK) == 0 &&
+		    ckpt_commit(c, owner->id, pending[i].parent_id, pending[i].id,
+		    "recovered after a crash", 1, &cp) == 0) {
+			core_event(c, owner->name, "checkpoint",
+			    "v%d finished after a crash", cp.version);
+			checkpoint_row_done(&cp);
+			continue;
+		}
+		unlink(pending[i].file);
+		store_layer_delete(c->store, pending[i].id);
+	}
+out:
+	layer_rows_free(pending, np);
+	sprite_rows_free(rows, ns);
+}
