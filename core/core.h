@@ -82,6 +82,21 @@ int core_restore(struct core *c, const char *name, const char *version,
 int core_fork(struct core *c, const char *name, const char *version,
     const char *new_name, core_done_fn fn, void *arg, char **cause);
 
+/* Deletes checkpoint @version of @name. Refused (-EBUSY, cause names them)
+ * while a template uses it. Its layer stays while anything builds on it. */
+int core_checkpoint_rm(struct core *c, const char *name, const char *version, char **cause);
+
+/*
+ * Templates: named starting points. Save makes one from @name's checkpoint
+ * @version (NULL: checkpoint it now); create_from makes a sprite from one.
+ */
+int core_template_save(struct core *c, const char *tname, const char *name,
+    const char *version, core_done_fn fn, void *arg, char **cause);
+int core_template_rm(struct core *c, const char *tname, char **cause);
+int core_templates(struct core *c, struct template_row **ret, size_t *ret_n, char **cause);
+int core_create_from_template(struct core *c, const char *name, const char *tname,
+    core_done_fn fn, void *arg, char **cause);
+
 /* The agent channel of a running sprite, to exec in it; -ENOENT, or
  * -EAGAIN when it is not running (cause says what to do). The pointer is
  * valid until the channel reports lost to its sessions. */

@@ -101,6 +101,14 @@ void core_layer_release(struct core *c, int64_t id);
 /* A new layer file name under layers/ (newly allocated). */
 char *core_layer_path(struct core *c);
 
+/* timeline.c: makes sprite @name over frozen layer @base_id and boots it;
+ * @fn is called once unless this returns an error. */
+int sprite_create_over(struct core *c, const char *name, int64_t base_id,
+    const char *origin, int mem_mb, int cpus, core_done_fn fn, void *arg, char **cause);
+/* timeline.c: finds checkpoint "vN" or "undo" of @row. */
+int timeline_find(struct core *c, const struct sprite_row *row, const char *label,
+    struct checkpoint_row *ret, char **cause);
+
 /* timeline.c: start-up recovery of checkpoints cut off by a crash. */
 void timeline_recover(struct core *c);
 

@@ -362,9 +362,8 @@ core_checkpoints(struct core *c, const char *name, struct checkpoint_row **ret,
 	return r;
 }
 
-/* Finds checkpoint @label ("vN" or "undo") of @row. */
-static int
-find_checkpoint(struct core *c, const struct sprite_row *row, const char *label,
+int
+timeline_find(struct core *c, const struct sprite_row *row, const char *label,
     struct checkpoint_row *ret, char **cause)
 {
 	int v, r;
@@ -559,7 +558,7 @@ core_restore(struct core *c, const char *name, const char *version,
 	r = sprite_for_op(c, name, &row, &s, cause);
 	if (r < 0)
 		return r;
-	r = find_checkpoint(c, &row, version, &target, cause);
+	r = timeline_find(c, &row, version, &target, cause);
 	if (r < 0) {
 		sprite_row_done(&row);
 		return r;
@@ -624,29 +623,31 @@ fork_layer_made(struct proc *p, int status, void *arg)
 	}
 }
 
-/* Makes sprite @f->new_name over checkpoint @cp of @src_id. */
-static int
-fork_from(struct core *c, struct fork_op *f, const struct checkpoint_row *cp, char **cause)
+/*
+ * Makes sprite @name whose disk is a new empty top over frozen layer
+ * @base_id, and boots it. The row and layer are recorded first, as
+ * "creating", so start-up undoes a create cut off by a crash; the file
+ * follows. @fn is called once unless this returns an error.
+ */
+int
+sprite_create_over(struct core *c, const char *name, int64_t base_id, const char *origin,
+    int mem_mb, int cpus, core_done_fn fn, void *arg, char **cause)
 {
 	struct layer_row base = { 0 }, top = { 0 };
 	struct sprite_row row = { 0 };
 	struct sprite *n;
 	int r;
 
-	r = store_layer_get(c->store, cp->layer_id, &base);
+	r = store_layer_get(c->store, base_id, &base);
 	if (r < 0) {
-		*cause = xasprintf("cannot read the checkpoint's layer: %s", store_errmsg(c->store));
+		*cause = xasprintf("cannot read the starting layer: %s", store_errmsg(c->store));
 		return r;
 	}
-	n = sprite_new(c, f->new_name, 0);
+	n = sprite_new(c, name, 0);
 	n->op = OP_CREATE;
-	n->done = f->fn;
-	n->done_arg = f->arg;
-	n->origin = xasprintf("%s@v%d", f->src, cp->version);
+	n->origin = xstrdup(origin);
 	n->layer_file = core_layer_path(c);
 	n->image_id = base.image_id;
-	/* Row and layer first, as "creating": start-up undoes a fork cut off
-	 * by a crash; the file follows. */
 	r = store_begin(c->store);
 	if (r == 0) {
 		top.parent_id = base.id;
@@ -655,18 +656,13 @@ fork_from(struct core *c, struct fork_op *f, const struct checkpoint_row *cp, ch
 		r = store_layer_add(c->store, &top);
 	}
 	if (r == 0) {
-		struct sprite_row src = { 0 };
-
-		if (store_sprite_get_id(c->store, cp->sprite_id, &src) == 0) {
-			row.mem_mb = src.mem_mb;
-			row.cpus = src.cpus;
-		}
-		sprite_row_done(&src);
 		row.name = n->name;
 		row.state = SPRITE_CREATING;
 		row.image_id = base.image_id;
 		row.top_layer_id = top.id;
 		row.origin = n->origin;
+		row.mem_mb = mem_mb > 0 ? mem_mb : c->mem_mb;
+		row.cpus = cpus > 0 ? cpus : c->cpus;
 		r = store_sprite_add(c->store, &row);
 	}
 	if (r == 0)
@@ -675,8 +671,7 @@ fork_from(struct core *c, struct fork_op *f, const struct checkpoint_row *cp, ch
 		store_rollback(c->store);
 	if (r < 0) {
 		*cause = r == -EEXIST ? xasprintf("sprite \"%s\" already exists", n->name) :
-		    xasprintf("cannot record the fork: %s", store_errmsg(c->store));
-		n->done = NULL;
+		    xasprintf("cannot record sprite \"%s\": %s", n->name, store_errmsg(c->store));
 		free(n->layer_file);
 		n->layer_file = NULL;
 		sprite_op_end(n, r, *cause);
@@ -695,9 +690,27 @@ fork_from(struct core *c, struct fork_op *f, const struct checkpoint_row *cp, ch
 	layer_row_done(&base);
 	if (r < 0) {
 		*cause = xasprintf("cannot run qemu-img: %s", strerror(-r));
-		n->done = NULL;
 		sprite_create_fail(n, r, *cause);
+		return r;
 	}
+	n->done = fn;
+	n->done_arg = arg;
+	return 0;
+}
+
+/* Makes sprite @f->new_name over checkpoint @cp of @f->src. */
+static int
+fork_from(struct core *c, struct fork_op *f, const struct checkpoint_row *cp, char **cause)
+{
+	struct sprite_row src = { 0 };
+	char *origin = xasprintf("%s@v%d", f->src, cp->version);
+	int r;
+
+	store_sprite_get_id(c->store, cp->sprite_id, &src);
+	r = sprite_create_over(c, f->new_name, cp->layer_id, origin, src.mem_mb, src.cpus,
+	    f->fn, f->arg, cause);
+	sprite_row_done(&src);
+	free(origin);
 	return r;
 }
 
@@ -759,7 +772,7 @@ core_fork(struct core *c, const char *name, const char *version,
 	f->fn = fn;
 	f->arg = arg;
 	if (version != NULL) {
-		r = find_checkpoint(c, &row, version, &cp, cause);
+		r = timeline_find(c, &row, version, &cp, cause);
 		if (r == 0)
 			r = fork_from(c, f, &cp, cause);
 		checkpoint_row_done(&cp);
