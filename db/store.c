@@ -103,6 +103,27 @@ static const char *const migrations[] = {
 	"  kind TEXT NOT NULL,"
 	"  message TEXT NOT NULL);"
 	"CREATE INDEX events_sprite ON events(sprite, id);",
+
+	/* 2: the timeline. A sprite points at the checkpoint its top grew
+	 * from and at the state its last restore left; checkpoints sprig made
+	 * on its own are marked; a layer whose file may not exist yet is
+	 * pending; sprites and templates say where their disk started.
+	 * SQLite adds a REFERENCES column only with a NULL default, which is
+	 * what "none" is. Checkpoints by sprite need no index of their own:
+	 * UNIQUE (sprite_id, version) made one. The head and undo indexes
+	 * keep the foreign key check on a checkpoint's delete off a scan. */
+	"ALTER TABLE sprites ADD COLUMN head_checkpoint_id INTEGER"
+	"  REFERENCES checkpoints(id);"
+	"ALTER TABLE sprites ADD COLUMN undo_checkpoint_id INTEGER"
+	"  REFERENCES checkpoints(id);"
+	"ALTER TABLE sprites ADD COLUMN origin TEXT;"
+	"ALTER TABLE checkpoints ADD COLUMN is_auto INTEGER NOT NULL DEFAULT 0"
+	"  CHECK (is_auto IN (0, 1));"
+	"ALTER TABLE layers ADD COLUMN pending INTEGER NOT NULL DEFAULT 0"
+	"  CHECK (pending IN (0, 1));"
+	"ALTER TABLE templates ADD COLUMN origin TEXT;"
+	"CREATE INDEX sprites_head ON sprites(head_checkpoint_id);"
+	"CREATE INDEX sprites_undo ON sprites(undo_checkpoint_id);",
 };
 #define SCHEMA_LATEST ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -555,6 +576,42 @@ store_rollback(struct store *s)
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+/*
+ * Writes of several statements run all or nothing: in a transaction of
+ * their own (IMMEDIATE, so a read that comes first already holds the write
+ * lock), or inside the caller's under a savepoint, so that a failure undoes
+ * only their part and leaves the caller's transaction open, as a failed
+ * single statement does. *own says which, for store_atomic_end.
+ */
+static int
+store_atomic_begin(struct store *s, int *own)
+{
+	*own = sqlite3_get_autocommit(s->db);
+	if (*own)
+		return store_begin(s);
+	return store_exec(s, "SAVEPOINT store_atomic");
+}
+
+/* Ends what store_atomic_begin started: keeps it if @r is 0, else undoes
+ * it. Returns @r, or the commit's error. */
+static int
+store_atomic_end(struct store *s, int own, int r)
+{
+	if (own) {
+		if (r == 0)
+			return store_commit(s);
+		store_rollback(s);
+		return r;
+	}
+	if (r != 0) {
+		/* The message stays the failure's. */
+		sqlite3_exec(s->db, "ROLLBACK TO store_atomic", NULL, NULL, NULL);
+		sqlite3_exec(s->db, "RELEASE store_atomic", NULL, NULL, NULL);
+		return r;
+	}
+	return store_exec(s, "RELEASE store_atomic");
+}
+
 /* Images. */
 
 #define IMAGE_COLUMNS "id, name, recipe_hash, dir, built_at"
@@ -696,20 +753,19 @@ store_layer_delete(struct store *s, int64_t id)
 	return query_change(&q, "layer", id);
 }
 
-int
-store_layer_list(struct store *s, struct layer_row **ret, size_t *ret_n)
+/* Reads every row of @q, and finishes it. */
+static int
+layer_read_all(struct query *q, struct layer_row **ret, size_t *ret_n)
 {
-	struct query q;
 	struct layer_row *rows = NULL;
 	size_t n = 0, cap = 0;
 	int r;
 
-	query_init(&q, s, "SELECT " LAYER_COLUMNS " FROM layers ORDER BY id");
-	while ((r = query_step(&q)) == 1) {
+	while ((r = query_step(q)) == 1) {
 		rows = grow(rows, n, &cap, sizeof *rows);
-		layer_read(q.st, &rows[n++]);
+		layer_read(q->st, &rows[n++]);
 	}
-	query_done(&q);
+	query_done(q);
 	if (r < 0) {
 		layer_rows_free(rows, n);
 		return r;
@@ -717,6 +773,69 @@ store_layer_list(struct store *s, struct layer_row **ret, size_t *ret_n)
 	*ret = rows;
 	*ret_n = n;
 	return 0;
+}
+
+int
+store_layer_list(struct store *s, struct layer_row **ret, size_t *ret_n)
+{
+	struct query q;
+
+	query_init(&q, s, "SELECT " LAYER_COLUMNS " FROM layers ORDER BY id");
+	return layer_read_all(&q, ret, ret_n);
+}
+
+int
+store_layer_set_frozen(struct store *s, int64_t id)
+{
+	struct query q;
+
+	query_init(&q, s, "UPDATE layers SET frozen = 1 WHERE id = ?");
+	bind_int(&q, id);
+	return query_change(&q, "layer", id);
+}
+
+int
+store_layer_set_pending(struct store *s, int64_t id, int pending)
+{
+	struct query q;
+
+	query_init(&q, s, "UPDATE layers SET pending = ? WHERE id = ?");
+	bind_int(&q, pending != 0);
+	bind_int(&q, id);
+	return query_change(&q, "layer", id);
+}
+
+int
+store_layer_list_pending(struct store *s, struct layer_row **ret,
+    size_t *ret_n)
+{
+	struct query q;
+
+	/* Read at start-up only, and few layers are pending: a scan will do. */
+	query_init(&q, s, "SELECT " LAYER_COLUMNS " FROM layers "
+	    "WHERE pending = 1 ORDER BY id");
+	return layer_read_all(&q, ret, ret_n);
+}
+
+int
+store_layer_refs(struct store *s, int64_t id, int *ret)
+{
+	struct query q;
+	int r;
+
+	/* Each count is a search of an index on the referring column. */
+	query_init(&q, s, "SELECT "
+	    "(SELECT count(*) FROM sprites WHERE top_layer_id = l.id) + "
+	    "(SELECT count(*) FROM checkpoints WHERE layer_id = l.id) + "
+	    "(SELECT count(*) FROM templates WHERE layer_id = l.id) + "
+	    "(SELECT count(*) FROM layers WHERE parent_id = l.id) "
+	    "FROM layers l WHERE l.id = ?");
+	bind_int(&q, id);
+	r = query_row(&q, "layer");
+	if (r == 0)
+		*ret = sqlite3_column_int(q.st, 0);
+	query_done(&q);
+	return r;
 }
 
 void
@@ -743,7 +862,8 @@ layer_rows_free(struct layer_row *rows, size_t n)
 #define SPRITE_SELECT							\
 	"SELECT s.id, s.name, s.state, s.image_id, i.name, "		\
 	"s.top_layer_id, s.mem_mb, s.cpus, s.pid, s.pid_start, "	\
-	"s.run_dir, s.last_error, s.created_at, s.updated_at "		\
+	"s.run_dir, s.last_error, s.created_at, s.updated_at, "		\
+	"s.head_checkpoint_id, s.undo_checkpoint_id, s.origin "		\
 	"FROM sprites s JOIN images i ON i.id = s.image_id "
 
 static void
@@ -763,6 +883,9 @@ sprite_read(sqlite3_stmt *st, struct sprite_row *row)
 	row->last_error = column_text(st, 11);
 	row->created_at = sqlite3_column_int64(st, 12);
 	row->updated_at = sqlite3_column_int64(st, 13);
+	row->head_checkpoint_id = sqlite3_column_int64(st, 14);	/* NULL reads 0 */
+	row->undo_checkpoint_id = sqlite3_column_int64(st, 15);
+	row->origin = column_text(st, 16);
 }
 
 int
@@ -774,8 +897,8 @@ store_sprite_add(struct store *s, struct sprite_row *row)
 
 	query_init(&q, s, "INSERT INTO sprites (name, state, image_id, "
 	    "top_layer_id, mem_mb, cpus, pid, pid_start, run_dir, last_error, "
-	    "created_at, updated_at) "
-	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	    "created_at, updated_at, head_checkpoint_id, undo_checkpoint_id, "
+	    "origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 	bind_text(&q, row->name);
 	bind_text(&q, row->state);
 	bind_int(&q, row->image_id);
@@ -788,6 +911,9 @@ store_sprite_add(struct store *s, struct sprite_row *row)
 	bind_text(&q, row->last_error);
 	bind_int(&q, now);
 	bind_int(&q, now);
+	bind_ref(&q, row->head_checkpoint_id);
+	bind_ref(&q, row->undo_checkpoint_id);
+	bind_text(&q, row->origin);
 	r = query_exec(&q);
 	if (r != 0)
 		return r;
@@ -805,6 +931,21 @@ store_sprite_get(struct store *s, const char *name, struct sprite_row *ret)
 
 	query_init(&q, s, SPRITE_SELECT "WHERE s.name = ?");
 	bind_text(&q, name);
+	r = query_row(&q, "sprite");
+	if (r == 0)
+		sprite_read(q.st, ret);
+	query_done(&q);
+	return r;
+}
+
+int
+store_sprite_get_id(struct store *s, int64_t id, struct sprite_row *ret)
+{
+	struct query q;
+	int r;
+
+	query_init(&q, s, SPRITE_SELECT "WHERE s.id = ?");
+	bind_int(&q, id);
 	r = query_row(&q, "sprite");
 	if (r == 0)
 		sprite_read(q.st, ret);
@@ -880,13 +1021,65 @@ store_sprite_set_top_layer(struct store *s, int64_t id, int64_t layer_id)
 }
 
 int
-store_sprite_delete(struct store *s, int64_t id)
+store_sprite_set_head(struct store *s, int64_t id, int64_t head_checkpoint_id,
+    int64_t undo_checkpoint_id)
 {
 	struct query q;
 
-	query_init(&q, s, "DELETE FROM sprites WHERE id = ?");
+	query_init(&q, s, "UPDATE sprites SET head_checkpoint_id = ?, "
+	    "undo_checkpoint_id = ?, updated_at = ? WHERE id = ?");
+	bind_ref(&q, head_checkpoint_id);
+	bind_ref(&q, undo_checkpoint_id);
+	bind_int(&q, now_unix_ms());
 	bind_int(&q, id);
 	return query_change(&q, "sprite", id);
+}
+
+/*
+ * The sprite's checkpoints go with it (ON DELETE CASCADE), and so do the
+ * pointers into them from its own row and timeline: SQLite checks foreign
+ * keys at the end of the statement, when those rows are gone too. Other
+ * sprites may point into its timeline as well (a fork's head, a checkpoint
+ * grown from one of its): those would fail the delete, so they are cut
+ * first, the way store_checkpoint_delete cuts them, in the same transaction.
+ */
+int
+store_sprite_delete(struct store *s, int64_t id)
+{
+	struct query q;
+	int own, r;
+
+	r = store_atomic_begin(s, &own);
+	if (r != 0)
+		return r;
+	query_init(&q, s, "UPDATE sprites SET head_checkpoint_id = NULL, "
+	    "updated_at = ?2 WHERE id <> ?1 AND head_checkpoint_id IN "
+	    "(SELECT id FROM checkpoints WHERE sprite_id = ?1)");
+	bind_int(&q, id);
+	bind_int(&q, now_unix_ms());
+	r = query_exec(&q);
+	if (r == 0) {
+		query_init(&q, s, "UPDATE sprites SET undo_checkpoint_id = "
+		    "NULL, updated_at = ?2 WHERE id <> ?1 AND "
+		    "undo_checkpoint_id IN "
+		    "(SELECT id FROM checkpoints WHERE sprite_id = ?1)");
+		bind_int(&q, id);
+		bind_int(&q, now_unix_ms());
+		r = query_exec(&q);
+	}
+	if (r == 0) {
+		query_init(&q, s, "UPDATE checkpoints SET parent_id = NULL "
+		    "WHERE sprite_id <> ?1 AND parent_id IN "
+		    "(SELECT id FROM checkpoints WHERE sprite_id = ?1)");
+		bind_int(&q, id);
+		r = query_exec(&q);
+	}
+	if (r == 0) {
+		query_init(&q, s, "DELETE FROM sprites WHERE id = ?");
+		bind_int(&q, id);
+		r = query_change(&q, "sprite", id);
+	}
+	return store_atomic_end(s, own, r);
 }
 
 void
@@ -899,6 +1092,7 @@ sprite_row_done(struct sprite_row *row)
 	free(row->image_name);
 	free(row->run_dir);
 	free(row->last_error);
+	free(row->origin);
 	memset(row, 0, sizeof *row);
 }
 
@@ -909,6 +1103,314 @@ sprite_rows_free(struct sprite_row *rows, size_t n)
 
 	for (i = 0; i < n; i++)
 		sprite_row_done(&rows[i]);
+	free(rows);
+}
+
+/* Checkpoints. */
+
+#define CHECKPOINT_COLUMNS						\
+	"id, sprite_id, version, parent_id, layer_id, mem_dir, comment, "	\
+	"is_auto, created_at"
+
+static void
+checkpoint_read(sqlite3_stmt *st, struct checkpoint_row *row)
+{
+	row->id = sqlite3_column_int64(st, 0);
+	row->sprite_id = sqlite3_column_int64(st, 1);
+	row->version = sqlite3_column_int(st, 2);
+	row->parent_id = sqlite3_column_int64(st, 3);	/* NULL reads 0 */
+	row->layer_id = sqlite3_column_int64(st, 4);
+	row->mem_dir = column_text(st, 5);
+	row->comment = column_text(st, 6);
+	row->is_auto = sqlite3_column_int(st, 7);
+	row->created_at = sqlite3_column_int64(st, 8);
+}
+
+int
+store_checkpoint_add(struct store *s, struct checkpoint_row *row)
+{
+	struct query q;
+	int64_t now = now_unix_ms(), id = 0;
+	int r, version = 0;
+
+	/*
+	 * The next version is chosen inside the INSERT: one statement is
+	 * atomic, in the caller's transaction or in its own, so two adds
+	 * cannot both take it. The (sprite_id, version) index makes max()
+	 * one lookup.
+	 */
+	query_init(&q, s, "INSERT INTO checkpoints (sprite_id, version, "
+	    "parent_id, layer_id, mem_dir, comment, is_auto, created_at) "
+	    "VALUES (?1, CASE WHEN ?2 >= 0 THEN ?2 ELSE "
+	    "(SELECT coalesce(max(version) + 1, 0) FROM checkpoints "
+	    "WHERE sprite_id = ?1) END, ?3, ?4, ?5, ?6, ?7, ?8) "
+	    "RETURNING id, version");
+	bind_int(&q, row->sprite_id);
+	bind_int(&q, row->version);
+	bind_ref(&q, row->parent_id);
+	bind_int(&q, row->layer_id);
+	bind_text(&q, row->mem_dir);
+	bind_text(&q, row->comment);
+	bind_int(&q, row->is_auto);
+	bind_int(&q, now);
+	r = query_step(&q);
+	if (r == 1) {
+		id = sqlite3_column_int64(q.st, 0);
+		version = sqlite3_column_int(q.st, 1);
+		r = query_step(&q);	/* to the end, where the insert is done */
+	}
+	query_done(&q);
+	if (r != 0)
+		return r < 0 ? r : -EIO;
+	row->id = id;
+	row->version = version;
+	row->created_at = now;
+	return 0;
+}
+
+int
+store_checkpoint_get(struct store *s, int64_t sprite_id, int version,
+    struct checkpoint_row *ret)
+{
+	struct query q;
+	int r;
+
+	query_init(&q, s, "SELECT " CHECKPOINT_COLUMNS " FROM checkpoints "
+	    "WHERE sprite_id = ? AND version = ?");
+	bind_int(&q, sprite_id);
+	bind_int(&q, version);
+	r = query_row(&q, "checkpoint");
+	if (r == 0)
+		checkpoint_read(q.st, ret);
+	query_done(&q);
+	return r;
+}
+
+int
+store_checkpoint_get_id(struct store *s, int64_t id, struct checkpoint_row *ret)
+{
+	struct query q;
+	int r;
+
+	query_init(&q, s, "SELECT " CHECKPOINT_COLUMNS " FROM checkpoints "
+	    "WHERE id = ?");
+	bind_int(&q, id);
+	r = query_row(&q, "checkpoint");
+	if (r == 0)
+		checkpoint_read(q.st, ret);
+	query_done(&q);
+	return r;
+}
+
+int
+store_checkpoint_list(struct store *s, int64_t sprite_id,
+    struct checkpoint_row **ret, size_t *ret_n)
+{
+	struct query q;
+	struct checkpoint_row *rows = NULL;
+	size_t n = 0, cap = 0;
+	int r;
+
+	query_init(&q, s, "SELECT " CHECKPOINT_COLUMNS " FROM checkpoints "
+	    "WHERE sprite_id = ? ORDER BY version");
+	bind_int(&q, sprite_id);
+	while ((r = query_step(&q)) == 1) {
+		rows = grow(rows, n, &cap, sizeof *rows);
+		checkpoint_read(q.st, &rows[n++]);
+	}
+	query_done(&q);
+	if (r < 0) {
+		checkpoint_rows_free(rows, n);
+		return r;
+	}
+	*ret = rows;
+	*ret_n = n;
+	return 0;
+}
+
+int
+store_checkpoint_delete(struct store *s, int64_t id)
+{
+	struct query q;
+	int own, r;
+
+	/* Everything that points at it first: foreign keys are checked at
+	 * the end of each statement. */
+	r = store_atomic_begin(s, &own);
+	if (r != 0)
+		return r;
+	query_init(&q, s, "UPDATE checkpoints SET parent_id = "
+	    "(SELECT parent_id FROM checkpoints WHERE id = ?1) "
+	    "WHERE parent_id = ?1");
+	bind_int(&q, id);
+	r = query_exec(&q);
+	if (r == 0) {
+		query_init(&q, s, "UPDATE sprites SET "
+		    "head_checkpoint_id = nullif(head_checkpoint_id, ?1), "
+		    "undo_checkpoint_id = nullif(undo_checkpoint_id, ?1), "
+		    "updated_at = ?2 "
+		    "WHERE head_checkpoint_id = ?1 OR undo_checkpoint_id = ?1");
+		bind_int(&q, id);
+		bind_int(&q, now_unix_ms());
+		r = query_exec(&q);
+	}
+	if (r == 0) {
+		query_init(&q, s, "DELETE FROM checkpoints WHERE id = ?");
+		bind_int(&q, id);
+		r = query_change(&q, "checkpoint", id);
+	}
+	return store_atomic_end(s, own, r);
+}
+
+void
+checkpoint_row_done(struct checkpoint_row *row)
+{
+	if (row == NULL)
+		return;
+	free(row->mem_dir);
+	free(row->comment);
+	memset(row, 0, sizeof *row);
+}
+
+void
+checkpoint_rows_free(struct checkpoint_row *rows, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		checkpoint_row_done(&rows[i]);
+	free(rows);
+}
+
+/* Templates. */
+
+#define TEMPLATE_COLUMNS "name, layer_id, mem_dir, origin, created_at"
+
+static void
+template_read(sqlite3_stmt *st, struct template_row *row)
+{
+	row->name = column_text(st, 0);
+	row->layer_id = sqlite3_column_int64(st, 1);
+	row->mem_dir = column_text(st, 2);
+	row->origin = column_text(st, 3);
+	row->created_at = sqlite3_column_int64(st, 4);
+}
+
+/* Reads every row of @q, and finishes it. */
+static int
+template_read_all(struct query *q, struct template_row **ret, size_t *ret_n)
+{
+	struct template_row *rows = NULL;
+	size_t n = 0, cap = 0;
+	int r;
+
+	while ((r = query_step(q)) == 1) {
+		rows = grow(rows, n, &cap, sizeof *rows);
+		template_read(q->st, &rows[n++]);
+	}
+	query_done(q);
+	if (r < 0) {
+		template_rows_free(rows, n);
+		return r;
+	}
+	*ret = rows;
+	*ret_n = n;
+	return 0;
+}
+
+int
+store_template_add(struct store *s, struct template_row *row)
+{
+	struct query q;
+	int64_t now = now_unix_ms();
+	int r;
+
+	query_init(&q, s, "INSERT INTO templates (name, layer_id, mem_dir, "
+	    "origin, created_at) VALUES (?, ?, ?, ?, ?)");
+	bind_text(&q, row->name);
+	bind_int(&q, row->layer_id);
+	bind_text(&q, row->mem_dir);
+	bind_text(&q, row->origin);
+	bind_int(&q, now);
+	r = query_exec(&q);
+	if (r != 0)
+		return r;
+	row->created_at = now;
+	return 0;
+}
+
+int
+store_template_get(struct store *s, const char *name, struct template_row *ret)
+{
+	struct query q;
+	int r;
+
+	query_init(&q, s, "SELECT " TEMPLATE_COLUMNS " FROM templates "
+	    "WHERE name = ?");
+	bind_text(&q, name);
+	r = query_row(&q, "template");
+	if (r == 0)
+		template_read(q.st, ret);
+	query_done(&q);
+	return r;
+}
+
+int
+store_template_list(struct store *s, struct template_row **ret, size_t *ret_n)
+{
+	struct query q;
+
+	query_init(&q, s, "SELECT " TEMPLATE_COLUMNS " FROM templates "
+	    "ORDER BY name");
+	return template_read_all(&q, ret, ret_n);
+}
+
+int
+store_template_list_by_layer(struct store *s, int64_t layer_id,
+    struct template_row **ret, size_t *ret_n)
+{
+	struct query q;
+
+	query_init(&q, s, "SELECT " TEMPLATE_COLUMNS " FROM templates "
+	    "WHERE layer_id = ? ORDER BY name");
+	bind_int(&q, layer_id);
+	return template_read_all(&q, ret, ret_n);
+}
+
+int
+store_template_delete(struct store *s, const char *name)
+{
+	struct query q;
+	int r;
+
+	query_init(&q, s, "DELETE FROM templates WHERE name = ?");
+	bind_text(&q, name);
+	r = query_exec(&q);
+	if (r == 0 && sqlite3_changes(s->db) == 0) {
+		store_setmsg(s, "no template named %s", name);
+		return -ENOENT;
+	}
+	return r;
+}
+
+void
+template_row_done(struct template_row *row)
+{
+	if (row == NULL)
+		return;
+	free(row->name);
+	free(row->mem_dir);
+	free(row->origin);
+	memset(row, 0, sizeof *row);
+}
+
+void
+template_rows_free(struct template_row *rows, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		template_row_done(&rows[i]);
 	free(rows);
 }
 

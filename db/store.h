@@ -61,6 +61,33 @@ struct sprite_row {
 	char	*last_error;	/* why it is broken or failed, or NULL */
 	int64_t	 created_at;	/* unix ms */
 	int64_t	 updated_at;
+	/* Schema v2: the timeline. */
+	int64_t	 head_checkpoint_id;	/* the checkpoint the top layer grew from, or 0 */
+	int64_t	 undo_checkpoint_id;	/* the state the last restore left, or 0 */
+	char	*origin;		/* where its disk started: "minimal" (an image),
+					 * "base@v3" (a fork), "node-base" (a template) */
+};
+
+/* A frozen point of a sprite's timeline (schema v2). */
+struct checkpoint_row {
+	int64_t	 id;
+	int64_t	 sprite_id;
+	int	 version;	/* N of "vN", per sprite, from 0 */
+	int64_t	 parent_id;	/* the checkpoint this one grew from, or 0 */
+	int64_t	 layer_id;	/* its frozen disk layer */
+	char	*mem_dir;	/* its saved memory state, or NULL */
+	char	*comment;	/* or NULL */
+	int	 is_auto;	/* made by sprig (before a restore), not asked for */
+	int64_t	 created_at;	/* unix ms */
+};
+
+/* A named starting point for new sprites (schema v2). */
+struct template_row {
+	char	*name;
+	int64_t	 layer_id;	/* the frozen layer new sprites grow from */
+	char	*mem_dir;	/* or NULL */
+	char	*origin;	/* "base@v3" */
+	int64_t	 created_at;
 };
 
 struct event_row {
@@ -112,11 +139,51 @@ int store_layer_delete(struct store *s, int64_t id);
 int store_layer_list(struct store *s, struct layer_row **ret, size_t *ret_n);
 void layer_row_done(struct layer_row *row);
 void layer_rows_free(struct layer_row *rows, size_t n);
+int store_layer_set_frozen(struct store *s, int64_t id);
+/* Marks a layer whose file may not exist yet (a checkpoint in progress):
+ * start-up finishes or undoes the operation by whether the file exists. */
+int store_layer_set_pending(struct store *s, int64_t id, int pending);
+/* Layers still marked pending (sorted by id). */
+int store_layer_list_pending(struct store *s, struct layer_row **ret, size_t *ret_n);
+/* How many things hold layer @id: sprites' tops, checkpoints, templates and
+ * layers built on it. A layer held by nothing may be deleted. */
+int store_layer_refs(struct store *s, int64_t id, int *ret);
+
+/* Checkpoints. */
+/* Sets id and created_at; a negative row->version takes the sprite's next. */
+int store_checkpoint_add(struct store *s, struct checkpoint_row *row);
+int store_checkpoint_get(struct store *s, int64_t sprite_id, int version,
+    struct checkpoint_row *ret);
+int store_checkpoint_get_id(struct store *s, int64_t id, struct checkpoint_row *ret);
+/* A sprite's checkpoints, by version. */
+int store_checkpoint_list(struct store *s, int64_t sprite_id,
+    struct checkpoint_row **ret, size_t *ret_n);
+/* Deletes a checkpoint; its children take its parent as theirs, and a
+ * sprite whose head or undo it was gets 0 there. */
+int store_checkpoint_delete(struct store *s, int64_t id);
+void checkpoint_row_done(struct checkpoint_row *row);
+void checkpoint_rows_free(struct checkpoint_row *rows, size_t n);
+
+int store_sprite_set_head(struct store *s, int64_t id, int64_t head_checkpoint_id,
+    int64_t undo_checkpoint_id);
+
+/* Templates. */
+int store_template_add(struct store *s, struct template_row *row);	/* sets created_at */
+int store_template_get(struct store *s, const char *name, struct template_row *ret);
+/* Sorted by name. */
+int store_template_list(struct store *s, struct template_row **ret, size_t *ret_n);
+/* The templates that use layer @layer_id, sorted by name. */
+int store_template_list_by_layer(struct store *s, int64_t layer_id,
+    struct template_row **ret, size_t *ret_n);
+int store_template_delete(struct store *s, const char *name);
+void template_row_done(struct template_row *row);
+void template_rows_free(struct template_row *rows, size_t n);
 
 /* Sprites. */
 /* Sets row->id, created_at and updated_at (image_name is not read). */
 int store_sprite_add(struct store *s, struct sprite_row *row);
 int store_sprite_get(struct store *s, const char *name, struct sprite_row *ret);
+int store_sprite_get_id(struct store *s, int64_t id, struct sprite_row *ret);
 /* Sorted by name. @ret is an array freed with sprite_rows_free. */
 int store_sprite_list(struct store *s, struct sprite_row **ret, size_t *ret_n);
 int store_sprite_set_state(struct store *s, int64_t id, const char *state,
@@ -126,6 +193,8 @@ int store_sprite_set_process(struct store *s, int64_t id, int64_t pid,
     uint64_t pid_start, const char *run_dir);
 int store_sprite_set_top_layer(struct store *s, int64_t id, int64_t layer_id);
 /* Deletes the sprite and its checkpoints (not their layers). */
+/* Deletes a sprite and its checkpoints; other sprites' pointers into those
+ * checkpoints (a fork's head, a child's parent) are cleared first. */
 int store_sprite_delete(struct store *s, int64_t id);
 void sprite_row_done(struct sprite_row *row);
 void sprite_rows_free(struct sprite_row *rows, size_t n);
