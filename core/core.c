@@ -196,6 +196,10 @@ sprite_remove(struct core *c, int64_t id, const char *name, int64_t layer_id,
 	rm_rf(run);
 	free(run);
 	if (id != 0) {
+		char *ram = sprite_ram_file(c, id);
+
+		unlink(ram);
+		free(ram);
 		store_checkpoint_list(c->store, id, &cps, &n);
 		store_sprite_delete(c->store, id);
 	}
@@ -203,8 +207,11 @@ sprite_remove(struct core *c, int64_t id, const char *name, int64_t layer_id,
 		core_layer_release(c, layer_id);
 	else if (layer_file != NULL)
 		unlink(layer_file);	/* made, never recorded */
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		core_layer_release(c, cps[i].layer_id);
+		if (cps[i].mem_dir != NULL)
+			rm_rf(cps[i].mem_dir);
+	}
 	checkpoint_rows_free(cps, n);
 }
 
@@ -247,13 +254,15 @@ sprite_vm_config(struct core *c, const struct sprite_row *row, struct vm_config 
 	cfg->mem_mb = row->mem_mb;
 	cfg->cpus = row->cpus;
 	cfg->boot_timeout_ms = c->boot_timeout_ms;
+	cfg->ram_file = sprite_ram_file(c, row->id);	/* freed by the caller */
 	layer_row_done(&layer);
 	return 0;
 }
 
 /* Boots the VM of a sprite whose row and layer exist. */
 int
-sprite_boot(struct sprite *s, const struct sprite_row *row, char **cause)
+sprite_boot(struct sprite *s, const struct sprite_row *row, const char *incoming,
+    char **cause)
 {
 	struct core *c = s->core;
 	struct vm_config cfg;
@@ -265,14 +274,24 @@ sprite_boot(struct sprite *s, const struct sprite_row *row, char **cause)
 	if (r < 0)
 		return r;
 	rm_rf(run_dir);	/* stale sockets of an earlier life */
+	cfg.incoming = incoming;
+	if (incoming == NULL)
+		unlink(cfg.ram_file);	/* a cold boot starts from empty memory */
 	r = c->vmm->start(c->loop, &cfg, &sprite_vm_cb, s, &s->vm, cause);
 	if (r == 0)
 		store_sprite_set_process(c->store, s->id, c->vmm->pid(s->vm),
 		    c->vmm->pid_start(s->vm), run_dir);
 	free((char *)cfg.disk);
+	free((char *)cfg.ram_file);
 	free(run_dir);
 	image_files_done(&files);
 	return r;
+}
+
+char *
+sprite_ram_file(struct core *c, int64_t id)
+{
+	return xasprintf("%s/ram/%lld.ram", c->home, (long long)id);
 }
 
 void
@@ -343,6 +362,9 @@ sprite_vm_exited(struct vm *vm, const char *why, void *arg)
 	run = sprite_run_dir(c, s->name);
 	rm_rf(run);
 	free(run);
+	run = sprite_ram_file(c, s->id);	/* stopped: its memory is gone */
+	unlink(run);
+	free(run);
 	if (op == OP_STOP) {
 		core_event(c, s->name, "stop", "stopped");
 		sprite_op_end(s, 0, NULL);
@@ -396,7 +418,7 @@ sprite_layer_made(struct proc *p, int status, void *arg)
 	s->layer_id = layer.id;
 	r = store_sprite_get(c->store, s->name, &row);
 	if (r == 0)
-		r = sprite_boot(s, &row, &cause);
+		r = sprite_boot(s, &row, NULL, &cause);
 	else
 		cause = xasprintf("sprite \"%s\" vanished from the database", s->name);
 	sprite_row_done(&row);
@@ -543,7 +565,7 @@ core_start(struct core *c, const char *name, core_done_fn fn, void *arg, char **
 	s = sprite_new(c, name, row.id);
 	s->op = OP_START;
 	s->layer_id = row.top_layer_id;
-	r = sprite_boot(s, &row, cause);
+	r = sprite_boot(s, &row, NULL, cause);
 	sprite_row_done(&row);
 	if (r < 0) {
 		sprite_free(s);
@@ -757,6 +779,65 @@ core_collect_layers(struct core *c)
 	free(layers);
 }
 
+/* Deletes memory states that no checkpoint or template references. */
+static void
+core_collect_mem(struct core *c)
+{
+	struct sprite_row *rows = NULL;
+	struct template_row *ts = NULL;
+	char **keep = NULL, *dir;
+	size_t n = 0, nt = 0, nkeep = 0;
+	DIR *d;
+	struct dirent *e;
+
+	if (store_sprite_list(c->store, &rows, &n) < 0 || store_template_list(c->store, &ts, &nt) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		struct checkpoint_row *cps = NULL;
+		size_t ncp = 0;
+
+		if (store_checkpoint_list(c->store, rows[i].id, &cps, &ncp) < 0)
+			goto out;	/* unsure what is used: delete nothing */
+		for (size_t j = 0; j < ncp; j++) {
+			if (cps[j].mem_dir != NULL) {
+				keep = xreallocarray(keep, nkeep + 1, sizeof *keep);
+				keep[nkeep++] = xstrdup(cps[j].mem_dir);
+			}
+		}
+		checkpoint_rows_free(cps, ncp);
+	}
+	for (size_t i = 0; i < nt; i++) {
+		if (ts[i].mem_dir != NULL) {
+			keep = xreallocarray(keep, nkeep + 1, sizeof *keep);
+			keep[nkeep++] = xstrdup(ts[i].mem_dir);
+		}
+	}
+	dir = xasprintf("%s/mem", c->home);
+	d = opendir(dir);
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		char *path;
+		int used = 0;
+
+		if (e->d_name[0] == '.')
+			continue;
+		path = xasprintf("%s/%s", dir, e->d_name);
+		for (size_t i = 0; i < nkeep && !used; i++)
+			used = strcmp(keep[i], path) == 0;
+		if (!used)
+			rm_rf(path);
+		free(path);
+	}
+	if (d != NULL)
+		closedir(d);
+	free(dir);
+out:
+	for (size_t i = 0; i < nkeep; i++)
+		free(keep[i]);
+	free(keep);
+	sprite_rows_free(rows, n);
+	template_rows_free(ts, nt);
+}
+
 static void
 core_reconcile(struct core *c)
 {
@@ -780,6 +861,7 @@ core_reconcile(struct core *c)
 	}
 	sprite_rows_free(rows, n);
 	core_collect_layers(c);
+	core_collect_mem(c);
 }
 
 int
@@ -798,6 +880,15 @@ core_new(struct loop *l, const struct core_config *cfg, struct core **ret, char 
 	c->mem_mb = cfg->mem_mb > 0 ? cfg->mem_mb : 256;
 	c->cpus = cfg->cpus > 0 ? cfg->cpus : 1;
 	r = mkdir_p(c->layers_dir, 0700);
+	if (r == 0) {
+		char *ram = xasprintf("%s/ram", cfg->home), *mem = xasprintf("%s/mem", cfg->home);
+
+		r = mkdir_p(ram, 0700);
+		if (r == 0)
+			r = mkdir_p(mem, 0700);
+		free(ram);
+		free(mem);
+	}
 	if (r < 0) {
 		*cause = xasprintf("cannot create %s: %s", c->layers_dir, strerror(-r));
 		goto fail;

@@ -61,6 +61,11 @@ int core_list(struct core *c, struct sprite_row **ret, size_t *ret_n);
 typedef void (*core_checkpoint_fn)(void *arg, int err, const char *cause, int version);
 int core_checkpoint(struct core *c, const char *name, const char *comment,
     core_checkpoint_fn fn, void *arg, char **cause);
+/* With CORE_CKPT_MEMORY the guest's memory and devices are saved too, at
+ * the same stopped instant as the disk: a restore resumes the processes. */
+#define CORE_CKPT_MEMORY	0x1
+int core_checkpoint_ex(struct core *c, const char *name, const char *comment,
+    unsigned flags, core_checkpoint_fn fn, void *arg, char **cause);
 /* A sprite's checkpoints by version (free with checkpoint_rows_free). */
 int core_checkpoints(struct core *c, const char *name, struct checkpoint_row **ret,
     size_t *ret_n, char **cause);

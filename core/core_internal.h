@@ -85,8 +85,12 @@ void sprite_free(struct sprite *s);
 char *sprite_run_dir(struct core *c, const char *name);
 /* Ends the operation under way: the requester hears, then idle waiters. */
 void sprite_op_end(struct sprite *s, int err, const char *cause);
-/* Boots the VM of a sprite whose row and top layer exist. */
-int sprite_boot(struct sprite *s, const struct sprite_row *row, char **cause);
+/* Boots the VM of a sprite whose row and top layer exist: cold, or from
+ * the device state @incoming with the RAM already in its RAM file. */
+int sprite_boot(struct sprite *s, const struct sprite_row *row, const char *incoming,
+    char **cause);
+/* Where a sprite's guest RAM lives while it is awake (newly allocated). */
+char *sprite_ram_file(struct core *c, int64_t id);
 /* Undoes a create: removes the sprite's rows and files, ends the op. */
 void sprite_create_fail(struct sprite *s, int err, const char *cause);
 /* Finds an idle sprite for an operation; fills @row. */

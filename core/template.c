@@ -11,6 +11,7 @@
 
 #include "core_internal.h"
 #include "names.h"
+#include "common/util.h"
 #include "common/xmalloc.h"
 
 struct template_save {
@@ -30,7 +31,7 @@ template_record(struct core *c, const char *tname, const char *src,
 
 	t.name = (char *)tname;
 	t.layer_id = cp->layer_id;
-	t.mem_dir = cp->mem_dir;
+	t.mem_dir = NULL;	/* memory templates: later; a checkpoint owns its state */
 	t.origin = xasprintf("%s@v%d", src, cp->version);
 	r = store_template_add(c->store, &t);
 	if (r == -EEXIST)
@@ -231,6 +232,8 @@ core_checkpoint_rm(struct core *c, const char *name, const char *version, char *
 		goto out;
 	}
 	core_layer_release(c, cp.layer_id);
+	if (cp.mem_dir != NULL)
+		rm_rf(cp.mem_dir);
 	core_event(c, name, "checkpoint", "deleted v%d", cp.version);
 out:
 	template_rows_free(ts, n);

@@ -38,6 +38,7 @@ struct ckpt {
 	struct sprite	*s;
 	char		*comment;
 	int		 is_auto;
+	char		*mem_dir;	/* a memory checkpoint's state, else NULL */
 	int64_t		 old_top;
 	int64_t		 new_top;
 	char		*new_file;
@@ -51,6 +52,7 @@ struct restore {
 	int		 was_running;
 	char		*label;		/* "v1" or "undo" for messages */
 	char		*new_file;
+	char		*mem_dir;	/* the target's memory state, if it has one */
 };
 
 struct fork_op {
@@ -64,6 +66,7 @@ struct fork_op {
 static void
 ckpt_free(struct ckpt *k)
 {
+	free(k->mem_dir);
 	free(k->comment);
 	free(k->new_file);
 	free(k);
@@ -79,6 +82,8 @@ ckpt_fail(struct ckpt *k, int err, const char *cause)
 
 	store_layer_delete(c->store, k->new_top);
 	unlink(k->new_file);
+	if (k->mem_dir != NULL)
+		rm_rf(k->mem_dir);
 	core_event(c, s->name, "error", "checkpoint failed: %s", cause);
 	ckpt_free(k);
 	then(s, err, cause, NULL);
@@ -87,7 +92,7 @@ ckpt_fail(struct ckpt *k, int err, const char *cause)
 /* The new top's file exists: record the checkpoint in one transaction. */
 static int
 ckpt_commit(struct core *c, int64_t sprite_id, int64_t old_top, int64_t new_top,
-    const char *comment, int is_auto, struct checkpoint_row *ret)
+    const char *comment, int is_auto, const char *mem_dir, struct checkpoint_row *ret)
 {
 	struct sprite_row row = { 0 };
 	struct checkpoint_row cp = { 0 };
@@ -108,6 +113,7 @@ ckpt_commit(struct core *c, int64_t sprite_id, int64_t old_top, int64_t new_top,
 		cp.layer_id = old_top;
 		cp.comment = (char *)comment;
 		cp.is_auto = is_auto;
+		cp.mem_dir = (char *)mem_dir;
 		r = store_checkpoint_add(c->store, &cp);
 	}
 	if (r == 0)
@@ -121,6 +127,7 @@ ckpt_commit(struct core *c, int64_t sprite_id, int64_t old_top, int64_t new_top,
 	sprite_row_done(&row);
 	if (r == 0) {
 		cp.comment = comment ? xstrdup(comment) : NULL;
+		cp.mem_dir = mem_dir ? xstrdup(mem_dir) : NULL;
 		*ret = cp;
 	}
 	return r;
@@ -136,7 +143,8 @@ ckpt_made(struct ckpt *k)
 	char *cause;
 	int r;
 
-	r = ckpt_commit(c, s->id, k->old_top, k->new_top, k->comment, k->is_auto, &cp);
+	r = ckpt_commit(c, s->id, k->old_top, k->new_top, k->comment, k->is_auto,
+	    k->mem_dir, &cp);
 	if (r < 0) {
 		/* The VM may already write to the new top: it stays pending,
 		 * and start-up finishes it (its file exists). */
@@ -147,8 +155,9 @@ ckpt_made(struct ckpt *k)
 		return;
 	}
 	s->layer_id = k->new_top;
-	core_event(c, s->name, "checkpoint", "v%d%s%s", cp.version,
-	    cp.comment ? ": " : "", cp.comment ? cp.comment : "");
+	core_event(c, s->name, "checkpoint", "v%d%s%s%s", cp.version,
+	    cp.mem_dir ? " (with memory)" : "", cp.comment ? ": " : "",
+	    cp.comment ? cp.comment : "");
 	ckpt_free(k);
 	then(s, 0, NULL, &cp);
 	checkpoint_row_done(&cp);
@@ -186,6 +195,70 @@ ckpt_synced(struct agent *a, int err, uint64_t usec, void *arg)
 }
 
 static void
+ckpt_mem_resumed(struct vm *vm, int err, const char *cause, void *arg)
+{
+	struct sprite *s = arg;
+
+	if (err < 0) {
+		/* A VM that cannot run again is no use paused. */
+		core_event(s->core, s->name, "error", "%s", cause);
+		s->core->vmm->kill(vm);
+	}
+}
+
+/* The RAM is copied: the guest may run again, and the checkpoint is whole. */
+static void
+ckpt_mem_copied(struct proc *p, int status, void *arg)
+{
+	struct ckpt *k = arg;
+	struct sprite *s = k->s;
+	struct core *c = s->core;
+	char *cause;
+
+	k->proc = NULL;
+	if (s->vm != NULL)
+		c->vmm->resume(s->vm, ckpt_mem_resumed, s);
+	if (status != 0) {
+		/* The disk was frozen already: keep the checkpoint, without memory. */
+		cause = xasprintf("cannot copy the guest's memory (cp %s)", proc_status_str(status));
+		core_event(c, s->name, "error", "%s", cause);
+		free(cause);
+		rm_rf(k->mem_dir);
+		free(k->mem_dir);
+		k->mem_dir = NULL;
+	}
+	ckpt_made(k);
+}
+
+static void
+ckpt_mem_saved(struct vm *vm, int err, const char *cause, void *arg)
+{
+	struct ckpt *k = arg;
+	struct core *c = k->s->core;
+	char *ram = NULL, *copy = NULL;
+	int r;
+
+	if (err < 0) {
+		c->vmm->resume(vm, ckpt_mem_resumed, k->s);
+		ckpt_fail(k, err, cause);
+		return;
+	}
+	/* The vCPUs are stopped: copy the RAM file (sparse) before they run. */
+	ram = sprite_ram_file(c, k->s->id);
+	copy = xasprintf("%s/ram", k->mem_dir);
+	{
+		char *argv[] = { "cp", "--sparse=always", ram, copy, NULL };
+		struct proc_spec spec = { .argv = argv };
+
+		r = proc_spawn(c->loop, &spec, ckpt_mem_copied, k, &k->proc);
+	}
+	free(ram);
+	free(copy);
+	if (r < 0)
+		ckpt_mem_copied(NULL, 1 << 8, k);
+}
+
+static void
 ckpt_qemu_img_done(struct proc *p, int status, void *arg)
 {
 	struct ckpt *k = arg;
@@ -209,8 +282,8 @@ ckpt_qemu_img_done(struct proc *p, int status, void *arg)
  * never from inside this call.
  */
 static int
-ckpt_start(struct sprite *s, const char *comment, int is_auto, ckpt_then_fn then,
-    char **cause)
+ckpt_start(struct sprite *s, const char *comment, int is_auto, int memory,
+    ckpt_then_fn then, char **cause)
 {
 	struct core *c = s->core;
 	struct sprite_row row = { 0 };
@@ -248,7 +321,21 @@ ckpt_start(struct sprite *s, const char *comment, int is_auto, ckpt_then_fn then
 	}
 	k->new_top = layer.id;
 	a = s->vm != NULL && s->vm_ready ? c->vmm->agent(s->vm) : NULL;
-	if (a != NULL) {
+	if (memory && a == NULL) {
+		r = -EAGAIN;
+	} else if (memory) {
+		char hex[17], *state;
+
+		random_hex(hex, sizeof hex);
+		k->mem_dir = xasprintf("%s/mem/%s", c->home, hex);
+		state = xasprintf("%s/state", k->mem_dir);
+		r = mkdir_p(k->mem_dir, 0700);
+		if (r == 0)
+			r = c->vmm->save(s->vm, state, k->new_file, ckpt_mem_saved, k);
+		free(state);
+		if (r < 0)
+			rm_rf(k->mem_dir);
+	} else if (a != NULL) {
 		r = agent_sync(a, ckpt_synced, k);
 	} else if (s->vm != NULL) {
 		r = -EBUSY;
@@ -259,7 +346,12 @@ ckpt_start(struct sprite *s, const char *comment, int is_auto, ckpt_then_fn then
 
 		r = proc_spawn(c->loop, &spec, ckpt_qemu_img_done, k, &k->proc);
 	}
-	if (r < 0) {
+	if (r == -EAGAIN) {
+		*cause = xasprintf("sprite \"%s\" is not running: a memory checkpoint needs "
+		    "it awake (sprig start %s)", s->name, s->name);
+		store_layer_delete(c->store, k->new_top);
+		ckpt_free(k);
+	} else if (r < 0) {
 		*cause = xasprintf("cannot checkpoint sprite \"%s\": %s", s->name, strerror(-r));
 		store_layer_delete(c->store, k->new_top);
 		ckpt_free(k);
@@ -292,6 +384,13 @@ int
 core_checkpoint(struct core *c, const char *name, const char *comment,
     core_checkpoint_fn fn, void *arg, char **cause)
 {
+	return core_checkpoint_ex(c, name, comment, 0, fn, arg, cause);
+}
+
+int
+core_checkpoint_ex(struct core *c, const char *name, const char *comment, unsigned flags,
+    core_checkpoint_fn fn, void *arg, char **cause)
+{
 	struct sprite_row row = { 0 };
 	struct sprite *s = NULL;
 	struct ckpt_req *q;
@@ -316,7 +415,7 @@ core_checkpoint(struct core *c, const char *name, const char *comment,
 	q->fn = fn;
 	q->arg = arg;
 	s->tl = q;
-	r = ckpt_start(s, comment, 0, checkpoint_then, cause);
+	r = ckpt_start(s, comment, 0, (flags & CORE_CKPT_MEMORY) != 0, checkpoint_then, cause);
 	if (r < 0) {
 		free(q);
 		s->tl = NULL;
@@ -390,6 +489,8 @@ timeline_find(struct core *c, const struct sprite_row *row, const char *label,
 	return r;
 }
 
+/* Frees the restore's state and ends the operation, except with @err 1:
+ * then a boot is under way and the VM's ready ends it. */
 static void
 restore_end(struct sprite *s, int err, const char *cause)
 {
@@ -399,9 +500,75 @@ restore_end(struct sprite *s, int err, const char *cause)
 	if (rs != NULL) {
 		free(rs->label);
 		free(rs->new_file);
+		free(rs->mem_dir);
 		free(rs);
 	}
-	sprite_op_end(s, err, cause);
+	if (err != 1)
+		sprite_op_end(s, err, cause);
+}
+
+/* Boots the restored disk, cold or from @incoming; the VM's ready ends
+ * the operation. */
+static void
+restore_boot(struct sprite *s, const char *incoming)
+{
+	struct core *c = s->core;
+	struct sprite_row row = { 0 };
+	char *cause = NULL;
+	int r;
+
+	r = store_sprite_get_id(c->store, s->id, &row);
+	if (r == 0)
+		r = sprite_boot(s, &row, incoming, &cause);
+	else
+		cause = xstrdup("the sprite vanished from the database");
+	sprite_row_done(&row);
+	if (r < 0) {
+		store_sprite_set_state(c->store, s->id, SPRITE_STOPPED, cause);
+		restore_end(s, r, cause);
+		free(cause);
+		return;
+	}
+	restore_end(s, 1, NULL);	/* frees the restore state, keeps the op */
+}
+
+static void
+restore_ram_copied(struct proc *p, int status, void *arg)
+{
+	struct sprite *s = arg;
+	struct restore *rs = s->tl;
+	char *state, *cause;
+
+	s->img_proc = NULL;
+	if (status != 0) {
+		cause = xasprintf("cannot copy the checkpoint's memory (cp %s)",
+		    proc_status_str(status));
+		store_sprite_set_state(s->core->store, s->id, SPRITE_STOPPED, cause);
+		restore_end(s, -EIO, cause);
+		free(cause);
+		return;
+	}
+	state = xasprintf("%s/state", rs->mem_dir);
+	restore_boot(s, state);
+	free(state);
+}
+
+static void
+restore_copy_ram(struct sprite *s)
+{
+	struct core *c = s->core;
+	struct restore *rs = s->tl;
+	char *ram = sprite_ram_file(c, s->id), *from = xasprintf("%s/ram", rs->mem_dir);
+	char *argv[] = { "cp", "--sparse=always", from, ram, NULL };
+	struct proc_spec spec = { .argv = argv };
+	int r;
+
+	unlink(ram);
+	r = proc_spawn(c->loop, &spec, restore_ram_copied, s, &s->img_proc);
+	free(ram);
+	free(from);
+	if (r < 0)
+		restore_end(s, r, "cannot run cp to restore the memory");
 }
 
 static void
@@ -412,7 +579,6 @@ restore_layer_made(struct proc *p, int status, void *arg)
 	struct restore *rs = s->tl;
 	struct checkpoint_row target = { 0 };
 	struct layer_row layer = { 0 };
-	struct sprite_row row = { 0 };
 	int64_t old_top = s->layer_id;
 	char *cause = NULL;
 	int r;
@@ -462,26 +628,21 @@ restore_layer_made(struct proc *p, int status, void *arg)
 	}
 	s->layer_id = layer.id;
 	core_layer_release(c, old_top);
-	core_event(c, s->name, "restore", "restored to v%d", target.version);
+	core_event(c, s->name, "restore", "restored to v%d%s", target.version,
+	    target.mem_dir ? " with its memory" : "");
+	if (target.mem_dir != NULL) {
+		/* Its processes come back: the RAM file first, then the devices. */
+		rs->mem_dir = xstrdup(target.mem_dir);
+		checkpoint_row_done(&target);
+		restore_copy_ram(s);
+		return;
+	}
 	checkpoint_row_done(&target);
 	if (!rs->was_running) {
 		restore_end(s, 0, NULL);
 		return;
 	}
-	r = store_sprite_get_id(c->store, s->id, &row);
-	if (r == 0)
-		r = sprite_boot(s, &row, &cause);
-	sprite_row_done(&row);
-	if (r < 0) {
-		store_sprite_set_state(c->store, s->id, SPRITE_STOPPED, cause);
-		restore_end(s, r, cause);
-		free(cause);
-	}
-	/* else sprite_vm_ready ends the operation when the VM is up. */
-	free(rs->label);
-	free(rs->new_file);
-	free(rs);
-	s->tl = NULL;
+	restore_boot(s, NULL);
 }
 
 /* The VM is down (or never was): build the new top over the target. */
@@ -576,7 +737,7 @@ core_restore(struct core *c, const char *name, const char *version,
 	rs->label = xasprintf("v%d", target.version);
 	s->tl = rs;
 	comment = xasprintf("before restore to v%d", target.version);
-	r = ckpt_start(s, comment, 1, restore_left, cause);
+	r = ckpt_start(s, comment, 1, 0, restore_left, cause);
 	free(comment);
 	checkpoint_row_done(&target);
 	sprite_row_done(&row);
@@ -613,7 +774,7 @@ fork_layer_made(struct proc *p, int status, void *arg)
 	fsync_dir(c->layers_dir);
 	r = store_sprite_get_id(c->store, n->id, &row);
 	if (r == 0)
-		r = sprite_boot(n, &row, &cause);
+		r = sprite_boot(n, &row, NULL, &cause);
 	else
 		cause = xstrdup("the new sprite vanished from the database");
 	sprite_row_done(&row);
@@ -791,7 +952,7 @@ core_fork(struct core *c, const char *name, const char *version,
 	{
 		char *comment = xasprintf("fork to %s", new_name);
 
-		r = ckpt_start(s, comment, 0, fork_checkpointed, cause);
+		r = ckpt_start(s, comment, 0, 0, fork_checkpointed, cause);
 		free(comment);
 	}
 	if (r < 0) {
@@ -830,7 +991,7 @@ timeline_recover(struct core *c)
 		}
 		if (owner != NULL && access(pending[i].file, F_OK) == 0 &&
 		    ckpt_commit(c, owner->id, pending[i].parent_id, pending[i].id,
-		    "recovered after a crash", 1, &cp) == 0) {
+		    "recovered after a crash", 1, NULL, &cp) == 0) {
 			core_event(c, owner->name, "checkpoint",
 			    "v%d finished after a crash", cp.version);
 			checkpoint_row_done(&cp);

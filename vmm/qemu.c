@@ -63,7 +63,19 @@ struct vm {
 	int			 stopping;	/* 0, 1 shutdown sent, 2 quit sent, 3 killed */
 	char			*fail_cause;
 	char			*top_node;	/* the block node of the writable top layer */
+	char			*incoming;	/* the state being resumed from, while booting */
 	int			 released;
+	struct qemu_save	*save;		/* a save under way */
+};
+
+/* A save under way: stop, snapshot the disk, migrate the device state. */
+struct qemu_save {
+	struct vm	*vm;
+	int		 fd;		/* the state file, ours */
+	char		*node;		/* the new top's node, with a disk file */
+	char		*disk_file;
+	vm_done_fn	 fn;
+	void		*arg;
 };
 
 /* A snapshot in flight. */
@@ -127,8 +139,11 @@ qemu_build_argv(const struct vm_config *cfg, const char *binary,
 	argv_add(&v, &n, xstrdup("-S"));
 	argv_add(&v, &n, xstrdup("-sandbox"));
 	argv_add(&v, &n, xstrdup("on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"));
+	argv_add(&v, &n, xstrdup("-object"));
+	argv_add(&v, &n, xasprintf("memory-backend-file,id=ram0,size=%dM,mem-path=%s,share=on",
+	    cfg->mem_mb, cfg->ram_file));
 	argv_add(&v, &n, xstrdup("-machine"));
-	argv_add(&v, &n, xstrdup("q35,vmport=off,smbus=off,sata=off"));
+	argv_add(&v, &n, xstrdup("q35,vmport=off,smbus=off,sata=off,memory-backend=ram0"));
 	argv_add(&v, &n, xstrdup("-accel"));
 	argv_add(&v, &n, kvm ? xstrdup("kvm") : xasprintf("tcg,tb-size=%d", QEMU_TCG_TB_SIZE));
 	argv_add(&v, &n, xstrdup("-cpu"));
@@ -165,6 +180,10 @@ qemu_build_argv(const struct vm_config *cfg, const char *binary,
 	argv_add(&v, &n, xasprintf("socket,id=console,fd=%d,server=on,wait=off", console_fd));
 	argv_add(&v, &n, xstrdup("-serial"));
 	argv_add(&v, &n, xstrdup("chardev:console"));
+	if (cfg->incoming != NULL) {
+		argv_add(&v, &n, xstrdup("-incoming"));
+		argv_add(&v, &n, xstrdup("defer"));
+	}
 	return v;
 }
 
@@ -384,6 +403,78 @@ qemu_cont_done(struct qmp *q, int err, const cJSON *ret, const char *desc, void 
 		    desc ? desc : strerror(-err)));
 }
 
+static cJSON *
+qemu_capabilities(void)
+{
+	cJSON *args = cJSON_CreateObject(), *caps, *cap;
+
+	caps = cJSON_AddArrayToObject(args, "capabilities");
+	cap = cJSON_CreateObject();
+	cJSON_AddStringToObject(cap, "capability", "x-ignore-shared");
+	cJSON_AddTrueToObject(cap, "state");
+	cJSON_AddItemToArray(caps, cap);
+	return args;
+}
+
+static void
+qemu_incoming_started(struct qmp *q, int err, const cJSON *ret, const char *desc, void *arg)
+{
+	struct vm *vm = arg;
+
+	if (err < 0 && vm->phase == QEMU_BOOTING)
+		qemu_fail(vm, xasprintf("QEMU cannot load the saved state: %s",
+		    desc ? desc : strerror(-err)));
+}
+
+/* Resumes from a saved state: the RAM is in its file, the devices come
+ * through a migration from the state file; MIGRATION completed -> cont. */
+static void
+qemu_incoming(struct vm *vm)
+{
+	cJSON *args;
+	int fd;
+
+	fd = open(vm->incoming, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		qemu_fail(vm, xasprintf("cannot open the saved state %s: %s", vm->incoming,
+		    strerror(errno)));
+		return;
+	}
+	args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "fdname", "state");
+	qmp_command(vm->qmp, "getfd", args, fd, qemu_incoming_started, vm);
+	close(fd);
+	args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "uri", "fd:state");
+	qmp_command(vm->qmp, "migrate-incoming", args, -1, qemu_incoming_started, vm);
+}
+
+static void qemu_save_migrated(struct vm *vm, const char *status);
+
+/* Migration progress, on both ends. */
+static void
+qemu_qmp_event(struct qmp *q, const char *event, const cJSON *data, void *arg)
+{
+	struct vm *vm = arg;
+	const cJSON *st;
+
+	if (strcmp(event, "MIGRATION") != 0)
+		return;
+	st = cJSON_GetObjectItemCaseSensitive(data, "status");
+	if (!cJSON_IsString(st))
+		return;
+	if (vm->save != NULL) {
+		qemu_save_migrated(vm, st->valuestring);
+		return;
+	}
+	if (vm->phase != QEMU_BOOTING || vm->incoming == NULL)
+		return;
+	if (strcmp(st->valuestring, "completed") == 0)
+		qmp_command(q, "cont", NULL, -1, qemu_cont_done, vm);
+	else if (strcmp(st->valuestring, "failed") == 0)
+		qemu_fail(vm, xasprintf("the saved state %s could not be loaded", vm->incoming));
+}
+
 static void
 qemu_qmp_ready(struct qmp *q, int err, void *arg)
 {
@@ -395,9 +486,17 @@ qemu_qmp_ready(struct qmp *q, int err, void *arg)
 			    strerror(-err)));
 		return;
 	}
+	/* Guest RAM is in its own file: saved states carry only the devices. */
+	qmp_command(q, "migrate-set-capabilities", qemu_capabilities(), -1,
+	    qemu_cont_done, vm);
+	if (vm->phase != QEMU_BOOTING)
+		return;
+	if (vm->incoming != NULL && !vm->adopted) {
+		qemu_incoming(vm);
+		return;
+	}
 	/* Started paused (or a daemon died during an earlier boot): let it run. */
-	if (vm->phase == QEMU_BOOTING)
-		qmp_command(q, "cont", NULL, -1, qemu_cont_done, vm);
+	qmp_command(q, "cont", NULL, -1, qemu_cont_done, vm);
 }
 
 static void
@@ -412,7 +511,7 @@ qemu_qmp_eof(struct qmp *q, void *arg)
 
 static const struct qmp_callbacks qemu_qmp_cb = {
 	.ready = qemu_qmp_ready,
-	.event = NULL,
+	.event = qemu_qmp_event,
 	.eof = qemu_qmp_eof,
 };
 
@@ -462,6 +561,7 @@ qemu_vm_new(struct loop *l, const struct vm_config *cfg,
 	vm->serial_fd = -1;
 	vm->phase = QEMU_BOOTING;
 	vm->top_node = qemu_node_name(cfg->disk);
+	vm->incoming = cfg->incoming ? xstrdup(cfg->incoming) : NULL;
 	return vm;
 }
 
@@ -474,6 +574,7 @@ qemu_release(struct vm *vm)
 	qemu_close_channels(vm);
 	proc_forget(vm->proc);
 	free(vm->top_node);
+	free(vm->incoming);
 	if (vm->serial_fd >= 0)
 		close(vm->serial_fd);
 	free(vm->fail_cause);
@@ -710,6 +811,153 @@ qemu_snapshot(struct vm *vm, const char *new_file, vm_done_fn fn, void *arg)
 	return r;
 }
 
+static void
+qemu_save_end(struct vm *vm, int err, const char *cause)
+{
+	struct qemu_save *sv = vm->save;
+
+	vm->save = NULL;
+	if (sv->fd >= 0) {
+		if (err == 0 && fsync(sv->fd) < 0) {
+			err = -errno;
+			cause = "cannot write the saved state to disk";
+		}
+		close(sv->fd);
+	}
+	if (!vm->released)
+		sv->fn(vm, err, cause, sv->arg);
+	free(sv->node);
+	free(sv->disk_file);
+	free(sv);
+}
+
+static void
+qemu_save_migrated(struct vm *vm, const char *status)
+{
+	char *cause;
+
+	if (strcmp(status, "completed") == 0) {
+		qemu_save_end(vm, 0, NULL);
+	} else if (strcmp(status, "failed") == 0 || strcmp(status, "cancelled") == 0) {
+		cause = xasprintf("QEMU could not save the VM's state (migration %s)", status);
+		qemu_save_end(vm, -EIO, cause);
+		free(cause);
+	}
+}
+
+static void
+qemu_save_step(struct qmp *q, int err, const cJSON *ret, const char *desc, void *arg)
+{
+	struct vm *vm = arg;
+	struct qemu_save *sv = vm->save;
+	char *cause;
+
+	if (sv == NULL || err == 0)
+		return;
+	cause = xasprintf("QEMU could not save the VM: %s", desc ? desc : strerror(-err));
+	qemu_save_end(vm, err, cause);
+	free(cause);
+}
+
+static void
+qemu_save_snapshotted(struct qmp *q, int err, const cJSON *ret, const char *desc, void *arg)
+{
+	struct vm *vm = arg;
+	struct qemu_save *sv = vm->save;
+
+	if (sv != NULL && err == 0) {
+		free(vm->top_node);
+		vm->top_node = sv->node;
+		sv->node = NULL;
+	}
+	qemu_save_step(q, err, ret, desc, arg);
+}
+
+static int
+qemu_save(struct vm *vm, const char *state_file, const char *disk_file, vm_done_fn fn,
+    void *arg)
+{
+	struct qemu_save *sv;
+	cJSON *args;
+
+	if (vm->phase != QEMU_READY || vm->qmp == NULL)
+		return -ENOTCONN;
+	if (vm->save != NULL)
+		return -EBUSY;
+	sv = xcalloc(1, sizeof *sv);
+	sv->vm = vm;
+	sv->fn = fn;
+	sv->arg = arg;
+	sv->fd = open(state_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (sv->fd < 0) {
+		int r = -errno;
+
+		free(sv);
+		return r;
+	}
+	vm->save = sv;
+	/* One pipeline: QMP runs the commands in order, and any failure ends
+	 * the save; the MIGRATION event ends it when the state is written. */
+	qmp_command(vm->qmp, "stop", NULL, -1, qemu_save_step, vm);
+	if (disk_file != NULL) {
+		sv->disk_file = xstrdup(disk_file);
+		sv->node = qemu_node_name(disk_file);
+		args = cJSON_CreateObject();
+		cJSON_AddStringToObject(args, "node-name", vm->top_node);
+		cJSON_AddStringToObject(args, "snapshot-file", disk_file);
+		cJSON_AddStringToObject(args, "snapshot-node-name", sv->node);
+		cJSON_AddStringToObject(args, "format", "qcow2");
+		qmp_command(vm->qmp, "blockdev-snapshot-sync", args, -1, qemu_save_snapshotted, vm);
+	}
+	args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "fdname", "state");
+	qmp_command(vm->qmp, "getfd", args, sv->fd, qemu_save_step, vm);
+	args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "uri", "fd:state");
+	qmp_command(vm->qmp, "migrate", args, -1, qemu_save_step, vm);
+	return 0;
+}
+
+struct qemu_resume {
+	struct vm	*vm;
+	vm_done_fn	 fn;
+	void		*arg;
+};
+
+static void
+qemu_resumed(struct qmp *q, int err, const cJSON *ret, const char *desc, void *arg)
+{
+	struct qemu_resume *rs = arg;
+	char *cause = NULL;
+
+	if (!rs->vm->released) {
+		if (err < 0)
+			cause = xasprintf("QEMU could not resume the VM: %s",
+			    desc ? desc : strerror(-err));
+		rs->fn(rs->vm, err, cause, rs->arg);
+	}
+	free(cause);
+	free(rs);
+}
+
+static int
+qemu_resume(struct vm *vm, vm_done_fn fn, void *arg)
+{
+	struct qemu_resume *rs;
+	int r;
+
+	if (vm->qmp == NULL)
+		return -ENOTCONN;
+	rs = xcalloc(1, sizeof *rs);
+	rs->vm = vm;
+	rs->fn = fn;
+	rs->arg = arg;
+	r = qmp_command(vm->qmp, "cont", NULL, -1, qemu_resumed, rs);
+	if (r < 0)
+		free(rs);
+	return r;
+}
+
 static pid_t
 qemu_pid(const struct vm *vm)
 {
@@ -740,5 +988,7 @@ const struct vmm_ops qemu_vmm_ops = {
 	.pid = qemu_pid,
 	.pid_start = qemu_pid_start,
 	.snapshot = qemu_snapshot,
+	.save = qemu_save,
+	.resume = qemu_resume,
 	.agent = qemu_agent,
 };

@@ -27,6 +27,12 @@ struct vm_config {
 	int		 mem_mb;
 	int		 cpus;
 	int		 boot_timeout_ms;
+	/* Guest RAM lives in this file, mapped shared, so a saved state
+	 * needs only the device state beside it (DESIGN.md, Memory states). */
+	const char	*ram_file;
+	/* NULL: boot the kernel. Else resume from this device state file,
+	 * with the RAM it goes with already in @ram_file. */
+	const char	*incoming;
 };
 
 struct vm_callbacks {
@@ -67,6 +73,13 @@ struct vmm_ops {
 	 * file @new_file (which must not exist) is made over it and becomes
 	 * the top. Not called back after release. */
 	int (*snapshot)(struct vm *vm, const char *new_file, vm_done_fn fn, void *arg);
+	/* Stops the vCPUs and writes the device state to @state_file (the RAM
+	 * is in the RAM file); with @disk_file, also freezes the disk top as
+	 * snapshot does, at the same stopped instant. The VM stays paused
+	 * until resume (or stop). */
+	int (*save)(struct vm *vm, const char *state_file, const char *disk_file,
+	    vm_done_fn fn, void *arg);
+	int (*resume)(struct vm *vm, vm_done_fn fn, void *arg);
 	/* The agent channel of a ready VM, else NULL. */
 	struct agent *(*agent)(const struct vm *vm);
 };
