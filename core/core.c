@@ -34,6 +34,7 @@
 const char *const op_names[] = {
 	"idle", "being created", "starting", "being reconnected", "stopping",
 	"being destroyed", "being checkpointed", "being restored", "being forked",
+	"going to sleep", "waking up",
 };
 
 static void
@@ -196,10 +197,12 @@ sprite_remove(struct core *c, int64_t id, const char *name, int64_t layer_id,
 	rm_rf(run);
 	free(run);
 	if (id != 0) {
-		char *ram = sprite_ram_file(c, id);
+		char *ram = sprite_ram_file(c, id), *state = sprite_sleep_state(c, id);
 
 		unlink(ram);
+		unlink(state);
 		free(ram);
+		free(state);
 		store_checkpoint_list(c->store, id, &cps, &n);
 		store_sprite_delete(c->store, id);
 	}
@@ -319,6 +322,8 @@ sprite_vm_ready(struct vm *vm, int err, const char *cause, void *arg)
 			sprite_create_fail(s, err, cause);
 			return;
 		}
+		if (s->op == OP_WAKE && sleep_wake_failed(s, cause) == 0)
+			return;
 		store_sprite_set_state(c->store, s->id, SPRITE_STOPPED, cause);
 		core_event(c, s->name, "error", "%s failed: %s", op_names[s->op], cause);
 		sprite_op_end(s, err, cause);
@@ -329,6 +334,8 @@ sprite_vm_ready(struct vm *vm, int err, const char *cause, void *arg)
 	if (s->op == OP_CREATE || s->op == OP_START)
 		core_event(c, s->name, s->op == OP_CREATE ? "create" : "start",
 		    "running (%s)", c->vmm->accel());
+	else if (s->op == OP_WAKE)
+		core_event(c, s->name, "wake", "awake");
 	sprite_op_end(s, 0, NULL);
 }
 
@@ -350,6 +357,10 @@ sprite_vm_exited(struct vm *vm, const char *why, void *arg)
 		next(s);
 		return;
 	}
+	if (op == OP_SLEEP) {
+		sleep_vm_exited(s, why);
+		return;
+	}
 	if (op == OP_DESTROY) {
 		sprite_remove(c, s->id, s->name, s->layer_id, s->layer_file);
 		core_event(c, s->name, "destroy", "destroyed");
@@ -363,6 +374,9 @@ sprite_vm_exited(struct vm *vm, const char *why, void *arg)
 	rm_rf(run);
 	free(run);
 	run = sprite_ram_file(c, s->id);	/* stopped: its memory is gone */
+	unlink(run);
+	free(run);
+	run = sprite_sleep_state(c, s->id);
 	unlink(run);
 	free(run);
 	if (op == OP_STOP) {

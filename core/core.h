@@ -47,6 +47,14 @@ int core_create(struct core *c, const char *name, const char *image,
 int core_start(struct core *c, const char *name, core_done_fn fn, void *arg, char **cause);
 int core_stop(struct core *c, const char *name, core_done_fn fn, void *arg, char **cause);
 int core_destroy(struct core *c, const char *name, core_done_fn fn, void *arg, char **cause);
+/*
+ * Sleep: the VM's devices are saved beside its RAM file and QEMU exits; the
+ * sprite costs no process memory. Wake resumes it where it was (falling
+ * back to a cold boot from its disk if the saved state cannot be loaded).
+ */
+int core_sleep(struct core *c, const char *name, core_done_fn fn, void *arg, char **cause);
+int core_wake(struct core *c, const char *name, core_done_fn fn, void *arg, char **cause);
+
 /* Calls @fn once no operation is under way on @name (at once if none is). */
 int core_wait_idle(struct core *c, const char *name, core_done_fn fn, void *arg, char **cause);
 

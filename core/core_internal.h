@@ -21,6 +21,8 @@ enum sprite_op {
 	OP_CHECKPOINT,
 	OP_RESTORE,
 	OP_FORK,	/* checkpointing for a fork */
+	OP_SLEEP,
+	OP_WAKE,
 };
 
 extern const char *const op_names[];
@@ -112,6 +114,14 @@ int sprite_create_over(struct core *c, const char *name, int64_t base_id,
 /* timeline.c: finds checkpoint "vN" or "undo" of @row. */
 int timeline_find(struct core *c, const struct sprite_row *row, const char *label,
     struct checkpoint_row *ret, char **cause);
+
+/* sleep.c: where a sleeping sprite's device state is (newly allocated). */
+char *sprite_sleep_state(struct core *c, int64_t id);
+/* sleep.c: a wake failed; boots cold instead. Returns 0 when a boot is
+ * under way (its ready ends the operation). */
+int sleep_wake_failed(struct sprite *s, const char *cause);
+/* sleep.c: the VM of a sprite going to sleep exited. */
+void sleep_vm_exited(struct sprite *s, const char *why);
 
 /* timeline.c: start-up recovery of checkpoints cut off by a crash. */
 void timeline_recover(struct core *c);

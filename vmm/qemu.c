@@ -65,6 +65,7 @@ struct vm {
 	char			*top_node;	/* the block node of the writable top layer */
 	char			*incoming;	/* the state being resumed from, while booting */
 	int			 released;
+	int			 saved;		/* paused with its state saved */
 	struct qemu_save	*save;		/* a save under way */
 };
 
@@ -744,7 +745,10 @@ qemu_stop(struct vm *vm)
 		return;
 	vm->stopping = 1;
 	loop_del_timer(vm->loop, vm->timer);
-	if (vm->agent != NULL && agent_ready(vm->agent) && agent_shutdown(vm->agent) == 0) {
+	/* A VM whose state was just saved must not run on: it quits as it is
+	 * (its disks were flushed and released by the migration). */
+	if (!vm->saved && vm->agent != NULL && agent_ready(vm->agent) &&
+	    agent_shutdown(vm->agent) == 0) {
 		vm->timer = loop_add_timer(vm->loop, QEMU_STOP_GRACE_MS, qemu_stop_escalate, vm);
 		return;
 	}
@@ -837,6 +841,7 @@ qemu_save_migrated(struct vm *vm, const char *status)
 	char *cause;
 
 	if (strcmp(status, "completed") == 0) {
+		vm->saved = 1;
 		qemu_save_end(vm, 0, NULL);
 	} else if (strcmp(status, "failed") == 0 || strcmp(status, "cancelled") == 0) {
 		cause = xasprintf("QEMU could not save the VM's state (migration %s)", status);
@@ -952,6 +957,7 @@ qemu_resume(struct vm *vm, vm_done_fn fn, void *arg)
 	rs->vm = vm;
 	rs->fn = fn;
 	rs->arg = arg;
+	vm->saved = 0;
 	r = qmp_command(vm->qmp, "cont", NULL, -1, qemu_resumed, rs);
 	if (r < 0)
 		free(rs);

@@ -60,7 +60,8 @@ struct vmm_ops {
 	    uint64_t pid_start, const struct vm_callbacks *cb, void *arg,
 	    struct vm **ret, char **cause);
 	/* Clean shutdown (guest syncs and powers off), escalating to a hard
-	 * quit and then SIGKILL; exited follows. */
+	 * quit and then SIGKILL; exited follows. A VM paused by save quits
+	 * at once, leaving the saved state valid (how a sprite sleeps). */
 	void (*stop)(struct vm *vm);
 	/* SIGKILL now; exited follows. */
 	void (*kill)(struct vm *vm);

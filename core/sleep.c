@@ -1,0 +1,168 @@
+/*
+ * sleep: putting a sprite to sleep and waking it (DESIGN.md, "Memory
+ * states"). The guest's RAM already lives in a file; sleeping saves the
+ * device state beside it (a few milliseconds), lets QEMU quit, and flushes
+ * the RAM file to disk afterwards, off the wake path. Waking starts QEMU on
+ * the same RAM file with the saved devices and lets it run.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core_internal.h"
+#include "common/proc.h"
+#include "common/util.h"
+#include "common/xmalloc.h"
+#include "vmm/vmm.h"
+
+char *
+sprite_sleep_state(struct core *c, int64_t id)
+{
+	return xasprintf("%s/ram/%lld.state", c->home, (long long)id);
+}
+
+static void
+sleep_resumed(struct vm *vm, int err, const char *cause, void *arg)
+{
+}
+
+static void
+sleep_saved(struct vm *vm, int err, const char *cause, void *arg)
+{
+	struct sprite *s = arg;
+	struct core *c = s->core;
+
+	if (err < 0) {
+		/* Stay awake: the event log says why. */
+		core_event(c, s->name, "error", "could not sleep: %s", cause);
+		c->vmm->resume(vm, sleep_resumed, NULL);
+		sprite_op_end(s, err, cause);
+		return;
+	}
+	c->vmm->stop(vm);	/* quits at once: exited follows */
+}
+
+static void
+sleep_flushed(struct proc *p, int status, void *arg)
+{
+}
+
+void
+sleep_vm_exited(struct sprite *s, const char *why)
+{
+	struct core *c = s->core;
+	char *ram = sprite_ram_file(c, s->id), *run = sprite_run_dir(c, s->name);
+	char *argv[] = { "sync", ram, NULL };
+	struct proc_spec spec = { .argv = argv };
+	struct proc *p;
+
+	store_sprite_set_process(c->store, s->id, 0, 0, NULL);
+	store_sprite_set_state(c->store, s->id, SPRITE_SLEEPING, NULL);
+	rm_rf(run);
+	/* The RAM file's pages are in the page cache: make them durable in
+	 * the background; a wake does not wait for it. */
+	if (proc_spawn(c->loop, &spec, sleep_flushed, NULL, &p) < 0)
+		core_event(c, s->name, "error", "cannot flush the memory of the sleeping sprite");
+	core_event(c, s->name, "sleep", "asleep");
+	free(ram);
+	free(run);
+	sprite_op_end(s, 0, NULL);
+}
+
+/*
+ * A wake whose saved state would not load: keep the state aside for
+ * inspection and boot cold from the disk, which holds everything synced.
+ */
+int
+sleep_wake_failed(struct sprite *s, const char *cause)
+{
+	struct core *c = s->core;
+	struct sprite_row row = { 0 };
+	char *state = sprite_sleep_state(c, s->id), *aside, *why = NULL;
+	int r;
+
+	aside = xasprintf("%s.bad-%lld", state, (long long)now_unix_ms());
+	rename(state, aside);
+	core_event(c, s->name, "error", "the saved memory would not load (%s); kept as %s; "
+	    "booting from the disk instead", cause, aside);
+	free(state);
+	free(aside);
+	s->op = OP_START;
+	r = store_sprite_get_id(c->store, s->id, &row);
+	if (r == 0)
+		r = sprite_boot(s, &row, NULL, &why);
+	sprite_row_done(&row);
+	free(why);
+	return r;
+}
+
+int
+core_sleep(struct core *c, const char *name, core_done_fn fn, void *arg, char **cause)
+{
+	struct sprite_row row = { 0 };
+	struct sprite *s = NULL;
+	char *state;
+	int r;
+
+	r = sprite_for_op(c, name, &row, &s, cause);
+	if (r < 0)
+		return r;
+	if (strcmp(row.state, SPRITE_SLEEPING) == 0) {
+		sprite_row_done(&row);
+		core_defer(c, fn, arg, 0, NULL);
+		return 0;
+	}
+	sprite_row_done(&row);
+	if (s == NULL || s->vm == NULL || !s->vm_ready) {
+		*cause = xasprintf("sprite \"%s\" is not running", name);
+		return -EAGAIN;
+	}
+	state = sprite_sleep_state(c, s->id);
+	r = c->vmm->save(s->vm, state, NULL, sleep_saved, s);
+	free(state);
+	if (r < 0) {
+		*cause = xasprintf("cannot put sprite \"%s\" to sleep: %s", name, strerror(-r));
+		return r;
+	}
+	s->op = OP_SLEEP;
+	s->done = fn;
+	s->done_arg = arg;
+	return 0;
+}
+
+int
+core_wake(struct core *c, const char *name, core_done_fn fn, void *arg, char **cause)
+{
+	struct sprite_row row = { 0 };
+	struct sprite *s = NULL;
+	char *state;
+	int r;
+
+	r = sprite_for_op(c, name, &row, &s, cause);
+	if (r < 0)
+		return r;
+	if (strcmp(row.state, SPRITE_SLEEPING) != 0) {
+		sprite_row_done(&row);
+		if (s != NULL && s->vm != NULL) {
+			core_defer(c, fn, arg, 0, NULL);	/* awake already */
+			return 0;
+		}
+		return core_start(c, name, fn, arg, cause);
+	}
+	s = sprite_new(c, name, row.id);
+	s->op = OP_WAKE;
+	s->layer_id = row.top_layer_id;
+	state = sprite_sleep_state(c, row.id);
+	r = sprite_boot(s, &row, state, cause);
+	free(state);
+	sprite_row_done(&row);
+	if (r < 0) {
+		sprite_free(s);
+		return r;
+	}
+	s->done = fn;
+	s->done_arg = arg;
+	return 0;
+}
