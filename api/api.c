@@ -1,9 +1,12 @@
 /*
  * api: HTTP routing and the request lifecycle on libmicrohttpd.
  *
- * Requests that take time (create, start, stop, destroy) suspend their
- * connection and resume it when core reports; the request record is shared
- * by MHD and core, reference-counted, so either may finish first.
+ * Requests that take time (create, start, stop, destroy, checkpoint, restore,
+ * fork) suspend their connection and resume it when core reports; the
+ * request record is shared by MHD and core, reference-counted, so either may
+ * finish first. Checkpoint and restore answer in NDJSON, as the Sprites API
+ * streams them: all lines at once when core is done (an operation takes
+ * milliseconds to a boot's seconds; the SDK reads lines either way).
  */
 #include "api.h"
 
@@ -38,6 +41,11 @@ enum route {
 	ROUTE_EXEC,
 	ROUTE_PROBE,
 	ROUTE_DAEMON,
+	ROUTE_CHECKPOINT,	/* POST .../checkpoint */
+	ROUTE_CHECKPOINTS,	/* GET .../checkpoints */
+	ROUTE_CHECKPOINT_GET,	/* GET .../checkpoints/ID */
+	ROUTE_RESTORE,		/* POST .../checkpoints/ID/restore */
+	ROUTE_FORK,		/* POST .../fork */
 };
 
 struct request {
@@ -55,6 +63,11 @@ struct request {
 	char			*cause;
 	struct exec		*exec;		/* ROUTE_EXEC's state */
 	struct probe		*probe;		/* ROUTE_PROBE's */
+	char			*ckpt;		/* the checkpoint id ("v3", "undo"), or NULL */
+	char			*comment;	/* ROUTE_CHECKPOINT's, or NULL */
+	char			*new_name;	/* ROUTE_FORK's */
+	int			 parsed;	/* the body was read and checked */
+	int			 version;	/* the checkpoint made */
 };
 
 static void
@@ -67,6 +80,9 @@ request_unref(struct request *rq)
 	buf_done(&rq->body);
 	free(rq->name);
 	free(rq->cause);
+	free(rq->ckpt);
+	free(rq->comment);
+	free(rq->new_name);
 	free(rq);
 }
 
@@ -141,10 +157,11 @@ api_error_errno(struct MHD_Connection *conn, int err, const char *cause)
 }
 
 static cJSON *
-sprite_json(const struct sprite_row *row)
+sprite_json(struct api *a, const struct sprite_row *row)
 {
 	cJSON *j = cJSON_CreateObject(), *cfg;
 	char id[32], when[32];
+	int head;
 
 	snprintf(id, sizeof id, "spr_%lld", (long long)row->id);
 	cJSON_AddStringToObject(j, "id", id);
@@ -163,6 +180,15 @@ sprite_json(const struct sprite_row *row)
 		cJSON_AddStringToObject(j, "last_error", row->last_error);
 	else
 		cJSON_AddNullToObject(j, "last_error");
+	if (row->origin != NULL)
+		cJSON_AddStringToObject(j, "origin", row->origin);
+	head = timeline_head(a->core, row);
+	if (head >= 0) {
+		snprintf(id, sizeof id, "v%d", head);
+		cJSON_AddStringToObject(j, "checkpoint", id);
+	} else {
+		cJSON_AddNullToObject(j, "checkpoint");
+	}
 	return j;
 }
 
@@ -180,7 +206,7 @@ api_sprite(struct api *a, struct MHD_Connection *conn, const char *name, unsigne
 		free(cause);
 		return ret;
 	}
-	ret = api_json(conn, status, sprite_json(&row));
+	ret = api_json(conn, status, sprite_json(a, &row));
 	sprite_row_done(&row);
 	return ret;
 }
@@ -199,7 +225,7 @@ api_list(struct api *a, struct MHD_Connection *conn)
 	j = cJSON_CreateObject();
 	arr = cJSON_AddArrayToObject(j, "sprites");
 	for (size_t i = 0; i < n; i++)
-		cJSON_AddItemToArray(arr, sprite_json(&rows[i]));
+		cJSON_AddItemToArray(arr, sprite_json(a, &rows[i]));
 	cJSON_AddFalseToObject(j, "has_more");
 	sprite_rows_free(rows, n);
 	return api_json(conn, MHD_HTTP_OK, j);
@@ -228,6 +254,15 @@ request_done(void *arg, int err, const char *cause)
 	if (rq->conn != NULL)
 		api_resume(rq->api, rq->conn);
 	request_unref(rq);
+}
+
+static void
+request_checkpointed(void *arg, int err, const char *cause, int version)
+{
+	struct request *rq = arg;
+
+	rq->version = version;
+	request_done(rq, err, cause);
 }
 
 /* The sprite is idle (an adoption or start finished): go on. */
@@ -271,6 +306,54 @@ api_parse_create(struct request *rq, char **name, char **image, char **cause)
 	return 0;
 }
 
+/* The body of checkpoint ({"comment"}, may be empty) and fork ({"name",
+ * "checkpoint"}), before anything waits. */
+static int
+request_parse(struct request *rq, char **cause)
+{
+	const cJSON *n, *cp, *cm;
+	cJSON *j;
+	int r = 0;
+
+	if (rq->route == ROUTE_CHECKPOINT && buf_used(&rq->body) == 0)
+		return 0;
+	j = cJSON_ParseWithLength((const char *)buf_head(&rq->body), buf_used(&rq->body));
+	if (j == NULL || !cJSON_IsObject(j)) {
+		*cause = xstrdup(rq->route == ROUTE_FORK ?
+		    "the request body must be a JSON object like {\"name\": \"try-a\", "
+		    "\"checkpoint\": \"v3\"}" :
+		    "the request body must be empty or a JSON object like {\"comment\": \"...\"}");
+		r = -EINVAL;
+		goto out;
+	}
+	if (rq->route == ROUTE_CHECKPOINT) {
+		cm = cJSON_GetObjectItemCaseSensitive(j, "comment");
+		if (cm != NULL && !cJSON_IsNull(cm) && !cJSON_IsString(cm)) {
+			*cause = xstrdup("comment must be a string");
+			r = -EINVAL;
+		} else if (cJSON_IsString(cm) && *cm->valuestring != '\0') {
+			rq->comment = xstrdup(cm->valuestring);
+		}
+		goto out;
+	}
+	n = cJSON_GetObjectItemCaseSensitive(j, "name");
+	cp = cJSON_GetObjectItemCaseSensitive(j, "checkpoint");
+	if (!cJSON_IsString(n)) {
+		*cause = xstrdup("name (the new sprite's) is required and must be a string");
+		r = -EINVAL;
+	} else if (cp != NULL && !cJSON_IsNull(cp) && !cJSON_IsString(cp)) {
+		*cause = xstrdup("checkpoint must be a string like \"v3\"");
+		r = -EINVAL;
+	} else {
+		rq->new_name = xstrdup(n->valuestring);
+		if (cJSON_IsString(cp))
+			rq->ckpt = xstrdup(cp->valuestring);
+	}
+out:
+	cJSON_Delete(j);
+	return r;
+}
+
 /* Hands an operation to core and suspends the connection until it answers. */
 static enum MHD_Result
 request_start(struct api *a, struct request *rq)
@@ -298,6 +381,17 @@ request_start(struct api *a, struct request *rq)
 	case ROUTE_DELETE:
 		r = core_destroy(a->core, rq->name, request_done, rq, &cause);
 		break;
+	case ROUTE_CHECKPOINT:
+		r = core_checkpoint(a->core, rq->name, rq->comment, request_checkpointed, rq,
+		    &cause);
+		break;
+	case ROUTE_RESTORE:
+		r = core_restore(a->core, rq->name, rq->ckpt, request_done, rq, &cause);
+		break;
+	case ROUTE_FORK:
+		r = core_fork(a->core, rq->name, rq->ckpt, rq->new_name, request_done, rq,
+		    &cause);
+		break;
 	default:
 		r = -EINVAL;
 		cause = xstrdup("no such operation");
@@ -315,17 +409,63 @@ request_start(struct api *a, struct request *rq)
 	return MHD_YES;
 }
 
+/* The NDJSON answer of a checkpoint or restore core has finished. */
+static enum MHD_Result
+request_finish_stream(struct api *a, struct request *rq)
+{
+	struct sprite_row row = { 0 };
+	char *cause = NULL, id[32], *text;
+	enum MHD_Result ret;
+	struct buf b;
+	int v = -ENOENT;
+
+	buf_init(&b);
+	if (rq->route == ROUTE_CHECKPOINT) {
+		timeline_line(&b, "info", "data", "creating checkpoint", NULL);
+		snprintf(id, sizeof id, "v%d", rq->version);
+		text = xasprintf("checkpoint %s created", id);
+	} else {
+		text = strcmp(rq->ckpt, "undo") == 0 ? xstrdup("undoing the last restore") :
+		    xasprintf("restoring to %s", rq->ckpt);
+		timeline_line(&b, "info", "data", text, NULL);
+		free(text);
+		/* Say where it went: for "undo" only the sprite's head knows. */
+		if (rq->err == 0 && core_get(a->core, rq->name, &row, &cause) == 0)
+			v = timeline_head(a->core, &row);
+		sprite_row_done(&row);
+		free(cause);
+		if (v >= 0)
+			snprintf(id, sizeof id, "v%d", v);
+		else
+			snprintf(id, sizeof id, "%s", rq->ckpt);
+		text = xasprintf("restored to %s", id);
+	}
+	if (rq->err < 0)
+		timeline_line(&b, "error", "error", rq->cause ? rq->cause : strerror(-rq->err),
+		    NULL);
+	else
+		timeline_line(&b, "complete", "data", text, id);
+	free(text);
+	ret = timeline_ndjson(rq->conn, &b);
+	buf_done(&b);
+	return ret;
+}
+
 static enum MHD_Result
 request_finish(struct api *a, struct request *rq)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 
+	if (rq->route == ROUTE_CHECKPOINT || rq->route == ROUTE_RESTORE)
+		return request_finish_stream(a, rq);
 	if (rq->err < 0)
 		return api_error_errno(rq->conn, rq->err, rq->cause);
 	switch (rq->route) {
 	case ROUTE_CREATE:
 		return api_sprite(a, rq->conn, rq->name, MHD_HTTP_CREATED);
+	case ROUTE_FORK:
+		return api_sprite(a, rq->conn, rq->new_name, MHD_HTTP_CREATED);
 	case ROUTE_DELETE:
 		resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
 		ret = MHD_queue_response(rq->conn, MHD_HTTP_NO_CONTENT, resp);
@@ -336,11 +476,12 @@ request_finish(struct api *a, struct request *rq)
 	}
 }
 
-/* Splits /v1/sprites[/NAME[/ACTION]] into a route. */
+/* Splits /v1/sprites[/NAME[/ACTION]] into a route; *@ckpt gets the
+ * checkpoint id of .../checkpoints/ID[/restore]. */
 static enum route
-api_route(const char *url, const char *method, char **name, int *bad_method)
+api_route(const char *url, const char *method, char **name, char **ckpt, int *bad_method)
 {
-	const char *p, *slash;
+	const char *p, *slash, *end;
 	size_t n;
 
 	*bad_method = 0;
@@ -384,6 +525,28 @@ api_route(const char *url, const char *method, char **name, int *bad_method)
 		*bad_method = strcmp(method, "GET") != 0;
 		return ROUTE_EXEC;
 	}
+	if (strcmp(slash, "/checkpoint") == 0 || strcmp(slash, "/fork") == 0) {
+		*bad_method = strcmp(method, "POST") != 0;
+		return slash[1] == 'c' ? ROUTE_CHECKPOINT : ROUTE_FORK;
+	}
+	if (strcmp(slash, "/checkpoints") == 0) {
+		*bad_method = strcmp(method, "GET") != 0;
+		return ROUTE_CHECKPOINTS;
+	}
+	if (strncmp(slash, "/checkpoints/", 13) == 0 && slash[13] != '\0' && slash[13] != '/') {
+		p = slash + 13;
+		end = strchr(p, '/');
+		if (end == NULL) {
+			*ckpt = xstrdup(p);
+			*bad_method = strcmp(method, "GET") != 0;
+			return ROUTE_CHECKPOINT_GET;
+		}
+		if (strcmp(end, "/restore") == 0) {
+			*ckpt = xstrndup(p, (size_t)(end - p));
+			*bad_method = strcmp(method, "POST") != 0;
+			return ROUTE_RESTORE;
+		}
+	}
 	free(*name);
 	*name = NULL;
 	return ROUTE_NONE;
@@ -404,7 +567,7 @@ api_handle(void *cls, struct MHD_Connection *conn, const char *url,
 		rq->conn = conn;
 		rq->refs = 1;
 		buf_init(&rq->body);
-		rq->route = api_route(url, method, &rq->name, &bad_method);
+		rq->route = api_route(url, method, &rq->name, &rq->ckpt, &bad_method);
 		*state = rq;
 		if (rq->route == ROUTE_NONE)
 			return api_error(conn, MHD_HTTP_NOT_FOUND, "not_found",
@@ -442,11 +605,30 @@ api_handle(void *cls, struct MHD_Connection *conn, const char *url,
 		return api_daemon(a, conn);
 	case ROUTE_CREATE:
 		return request_start(a, rq);
+	case ROUTE_CHECKPOINTS:
+		return timeline_list(a, conn, rq->name);
+	case ROUTE_CHECKPOINT_GET:
+		return timeline_get(a, conn, rq->name, rq->ckpt);
+	case ROUTE_CHECKPOINT:
+	case ROUTE_FORK:
+		if (!rq->parsed) {
+			char *cause = NULL;
+			enum MHD_Result ret;
+
+			if (request_parse(rq, &cause) < 0) {
+				ret = api_error(conn, MHD_HTTP_BAD_REQUEST, "invalid_request", cause);
+				free(cause);
+				return ret;
+			}
+			rq->parsed = 1;
+		}
+		break;
 	default:
 		break;
 	}
-	/* Start, stop and destroy wait for an operation under way (say, the
-	 * re-adoption after a daemon restart) rather than fail. */
+	/* Start, stop, destroy and the timeline's operations wait for an
+	 * operation under way (say, the re-adoption after a daemon restart)
+	 * rather than fail. */
 	if (!rq->idle) {
 		char *cause = NULL;
 		enum MHD_Result ret;

@@ -8,6 +8,11 @@
  *	DELETE /v1/sprites/NAME			destroy
  *	POST   /v1/sprites/NAME/start|stop	sprig's own
  *	GET    /v1/sprites/NAME/exec		WebSocket exec (api/exec.c)
+ *	POST   /v1/sprites/NAME/checkpoint	{"comment"?} -> NDJSON, last {"type":"complete","id":"v3"}
+ *	GET    /v1/sprites/NAME/checkpoints	the timeline, oldest first
+ *	GET    /v1/sprites/NAME/checkpoints/ID	one checkpoint
+ *	POST   /v1/sprites/NAME/checkpoints/ID/restore	ID "vN" or "undo" -> NDJSON
+ *	POST   /v1/sprites/NAME/fork		{"name", "checkpoint"?} -> 201 the new sprite
  *	GET    /v1/daemon			version, accelerator, pid
  *
  * Errors are {"error": code, "message": sentence} with a fitting status.

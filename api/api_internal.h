@@ -1,5 +1,5 @@
 /*
- * api_internal: what api.c and exec.c share.
+ * api_internal: what api.c shares with exec.c, probe.c and timeline.c.
  */
 #ifndef SPRIG_API_INTERNAL_H
 #define SPRIG_API_INTERNAL_H
@@ -11,6 +11,8 @@ struct loop;
 struct core;
 struct exec;
 struct probe;
+struct buf;
+struct sprite_row;
 
 struct api {
 	struct loop		*loop;
@@ -47,6 +49,18 @@ enum MHD_Result probe_handle(struct api *a, struct MHD_Connection *conn,
 void probe_free(struct probe *p);
 /* Queues a JSON response (@json consumed). */
 enum MHD_Result api_json(struct MHD_Connection *conn, unsigned status, cJSON *json);
+
+/* GET /v1/sprites/NAME/checkpoints and .../checkpoints/ID (api/timeline.c). */
+enum MHD_Result timeline_list(struct api *a, struct MHD_Connection *conn, const char *name);
+enum MHD_Result timeline_get(struct api *a, struct MHD_Connection *conn, const char *name,
+    const char *id);
+/* The version of the checkpoint @row's disk grew from, or -ENOENT. */
+int timeline_head(struct core *c, const struct sprite_row *row);
+/* Adds one NDJSON line {"type": @type, @key: @text[, "id": @id]} to @b. */
+void timeline_line(struct buf *b, const char *type, const char *key, const char *text,
+    const char *id);
+/* Queues a 200 application/x-ndjson response of @b's bytes (copied). */
+enum MHD_Result timeline_ndjson(struct MHD_Connection *conn, struct buf *b);
 
 /* Ends every exec session (daemon shutdown). */
 void exec_close_all(struct api *a);

@@ -209,6 +209,10 @@ client_exec_daemon(struct client *c, int ready_fd, const char *log)
 		dup2(fd, 1);
 		dup2(fd, 2);
 	}
+	/* The daemon outlives this command and its caller: it must not hold
+	 * their pipes (a shell's $(...), a CI step waiting for EOF), nor pass
+	 * them on to every QEMU. */
+	fd_cloexec_from(3);
 	fd_set_cloexec(ready_fd, 0);
 	snprintf(num, sizeof num, "%d", ready_fd);
 	setenv("SPRIG_READY_FD", num, 1);
@@ -308,20 +312,17 @@ client_write_cb(char *data, size_t size, size_t n, void *arg)
 }
 
 int
-client_request(struct client *c, const char *method, const char *path, const cJSON *body,
-    long timeout_s, cJSON **ret, char **cause)
+client_request_text(struct client *c, const char *method, const char *path,
+    const cJSON *body, long timeout_s, struct buf *resp, char **cause)
 {
 	char *url = xasprintf("http://localhost%s", path), *json = NULL;
 	char errbuf[CURL_ERROR_SIZE];
 	struct curl_slist *hdrs = NULL;
-	struct buf resp;
-	cJSON *j = NULL;
 	CURL *h = NULL;
 	CURLcode cc;
 	long status = 0;
 	int r;
 
-	buf_init(&resp);
 	if (body != NULL)
 		json = cJSON_PrintUnformatted(body);
 	hdrs = curl_slist_append(hdrs, "Accept: application/json");
@@ -342,7 +343,7 @@ client_request(struct client *c, const char *method, const char *path, const cJS
 		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)CLIENT_CONNECT_TIMEOUT_S);
 		curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout_s);
 		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, client_write_cb);
-		curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
+		curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
 		if (strcmp(method, "POST") == 0) {
 			curl_easy_setopt(h, CURLOPT_POST, 1L);
 			curl_easy_setopt(h, CURLOPT_POSTFIELDS, json != NULL ? json : "");
@@ -367,26 +368,39 @@ client_request(struct client *c, const char *method, const char *path, const cJS
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 	if (status < 200 || status > 299) {
-		*cause = client_error_message(status, (const char *)buf_head(&resp), buf_used(&resp));
+		*cause = client_error_message(status, (const char *)buf_head(resp), buf_used(resp));
 		r = -EPROTO;
 		goto out;
 	}
-	if (buf_used(&resp) > 0) {
-		j = cJSON_ParseWithLength((const char *)buf_head(&resp), buf_used(&resp));
-		if (j == NULL) {
-			*cause = xasprintf("the daemon's answer to %s %s is not JSON", method, path);
-			r = -EBADMSG;
-			goto out;
-		}
-	}
-	*ret = j;
 	r = 0;
 out:
 	curl_easy_cleanup(h);
 	curl_slist_free_all(hdrs);
-	buf_done(&resp);
 	free(json);
 	free(url);
+	return r;
+}
+
+int
+client_request(struct client *c, const char *method, const char *path, const cJSON *body,
+    long timeout_s, cJSON **ret, char **cause)
+{
+	struct buf resp;
+	cJSON *j = NULL;
+	int r;
+
+	buf_init(&resp);
+	r = client_request_text(c, method, path, body, timeout_s, &resp, cause);
+	if (r == 0 && buf_used(&resp) > 0) {
+		j = cJSON_ParseWithLength((const char *)buf_head(&resp), buf_used(&resp));
+		if (j == NULL) {
+			*cause = xasprintf("the daemon's answer to %s %s is not JSON", method, path);
+			r = -EBADMSG;
+		}
+	}
+	if (r == 0)
+		*ret = j;
+	buf_done(&resp);
 	return r;
 }
 
@@ -512,8 +526,9 @@ client_stop_daemon(struct client *c, char **cause)
 		return r;
 	}
 	v = strtol(text, &end, 10);
+	r = end == text || v <= 0 || v > INT_MAX;
 	free(text);
-	if (end == text || v <= 0 || v > INT_MAX)
+	if (r)
 		return 0;
 	pid = (pid_t)v;
 	/* A pidfd names this process, not whatever reuses its pid later. */

@@ -34,6 +34,11 @@ void client_done(struct client *c);
 int client_request(struct client *c, const char *method, const char *path, const cJSON *body,
     long timeout_s, cJSON **ret, char **cause);
 
+/* client_request's way for answers that are not one JSON value (NDJSON):
+ * on a 2xx answer returns 0 with the body added to @resp. */
+int client_request_text(struct client *c, const char *method, const char *path,
+    const cJSON *body, long timeout_s, struct buf *resp, char **cause);
+
 /*
  * Opens a WebSocket to @path: a libcurl CONNECT_ONLY connection, then the
  * upgrade. On success returns 0 with *ret_handle (owns the socket: clean it

@@ -20,6 +20,8 @@
 #include "cli/client.h"
 #include "cli/exec.h"
 #include "cli/format.h"
+#include "cli/timeline.h"
+#include "common/buf.h"
 #include "common/xmalloc.h"
 
 #ifndef SPRIG_VERSION
@@ -119,6 +121,33 @@ request(struct cli *cli, const char *method, const char *path, const cJSON *body
 		exit(1);
 	}
 	return j;
+}
+
+/* Runs a checkpoint or restore (an NDJSON answer); returns the "complete"
+ * line's id (or data), newly allocated. On failure prints the cause and
+ * exits 1. */
+static char *
+request_stream(struct cli *cli, const char *path, const cJSON *body)
+{
+	char *cause = NULL, *data = NULL, *id = NULL;
+	struct buf resp;
+	int r;
+
+	buf_init(&resp);
+	r = client_request_text(cli_client(cli), "POST", path, body, TIMEOUT_CHANGE_S, &resp,
+	    &cause);
+	if (r == 0)
+		r = timeline_result((const char *)buf_head(&resp), buf_used(&resp), &data, &id,
+		    &cause);
+	buf_done(&resp);
+	if (r < 0) {
+		fprintf(stderr, "sprig: %s\n", cause);
+		exit(1);
+	}
+	if (id == NULL)
+		return data != NULL ? data : xstrdup("");
+	free(data);
+	return id;
 }
 
 static char *
@@ -430,6 +459,159 @@ cmd_lifecycle(struct cli *cli, const struct cmd *cmd, int argc, char **argv)
 }
 
 static int
+cmd_checkpoint(struct cli *cli, const struct cmd *cmd, int argc, char **argv)
+{
+	static const struct option longs[] = {
+		{ "comment", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *comment = NULL;
+	cJSON *body = NULL;
+	char *path, *id;
+	int ch;
+
+	while ((ch = next_opt(cmd, argc, argv, ":m:h", longs)) != -1) {
+		if (ch == 'm')
+			comment = optarg;
+	}
+	if (optind == argc)
+		usage_error(cmd, "missing NAME");
+	if (argc - optind > 1)
+		usage_error(cmd, "unexpected '%s'", argv[optind + 1]);
+	if (comment != NULL) {
+		body = cJSON_CreateObject();
+		cJSON_AddStringToObject(body, "comment", comment);
+	}
+	path = sprite_path(argv[optind], "checkpoint");
+	id = request_stream(cli, path, body);
+	printf("%s\n", id);
+	free(id);
+	free(path);
+	cJSON_Delete(body);
+	return 0;
+}
+
+static int
+cmd_checkpoints(struct cli *cli, const struct cmd *cmd, int argc, char **argv)
+{
+	static const struct option longs[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int json = 0, ch;
+	char *path, *text;
+	cJSON *j;
+
+	while ((ch = next_opt(cmd, argc, argv, ":jh", longs)) != -1) {
+		if (ch == 'j')
+			json = 1;
+	}
+	if (optind == argc)
+		usage_error(cmd, "missing NAME");
+	if (argc - optind > 1)
+		usage_error(cmd, "unexpected '%s'", argv[optind + 1]);
+	path = sprite_path(argv[optind], "checkpoints");
+	j = request(cli, "GET", path, NULL, TIMEOUT_READ_S);
+	free(path);
+	if (!cJSON_IsArray(j)) {
+		fprintf(stderr, "sprig: the daemon's checkpoint list is not an array\n");
+		exit(1);
+	}
+	if (json) {
+		print_json(j);
+	} else if (cJSON_GetArraySize(j) == 0) {
+		printf("%s has no checkpoints yet ('sprig checkpoint %s' makes one)\n",
+		    argv[optind], argv[optind]);
+	} else {
+		text = timeline_render(j, (int64_t)time(NULL));
+		fputs(text, stdout);
+		free(text);
+	}
+	cJSON_Delete(j);
+	return 0;
+}
+
+static int
+cmd_restore(struct cli *cli, const struct cmd *cmd, int argc, char **argv)
+{
+	static const struct option longs[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *e, *action, *path, *id;
+
+	while (next_opt(cmd, argc, argv, ":h", longs) != -1)
+		;
+	if (optind == argc)
+		usage_error(cmd, "missing NAME");
+	if (argc - optind < 2)
+		usage_error(cmd, "missing VERSION (a checkpoint id like v3, or undo)");
+	if (argc - optind > 2)
+		usage_error(cmd, "unexpected '%s'", argv[optind + 2]);
+	e = client_escape(argv[optind + 1]);
+	action = xasprintf("checkpoints/%s/restore", e);
+	path = sprite_path(argv[optind], action);
+	id = request_stream(cli, path, NULL);
+	printf("restored %s to %s\n", argv[optind], id);
+	free(id);
+	free(path);
+	free(action);
+	free(e);
+	return 0;
+}
+
+static int
+cmd_fork(struct cli *cli, const struct cmd *cmd, int argc, char **argv)
+{
+	static const struct option longs[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *src, *version = NULL, *at, *path;
+	const char *origin;
+	cJSON *body, *j;
+	int i;
+
+	while (next_opt(cmd, argc, argv, ":h", longs) != -1)
+		;
+	if (optind == argc)
+		usage_error(cmd, "missing NAME");
+	if (argc - optind < 2)
+		usage_error(cmd, "missing NEW, the name of the new sprite");
+	src = xstrdup(argv[optind]);
+	at = strrchr(src, '@');
+	if (at != NULL) {
+		*at = '\0';
+		if (*src == '\0' || at[1] == '\0')
+			usage_error(cmd, "'%s' is not NAME or NAME@VERSION", argv[optind]);
+		version = xstrdup(at + 1);
+	}
+	path = sprite_path(src, "fork");
+	for (i = optind + 1; i < argc; i++) {
+		body = cJSON_CreateObject();
+		cJSON_AddStringToObject(body, "name", argv[i]);
+		if (version != NULL)
+			cJSON_AddStringToObject(body, "checkpoint", version);
+		j = request(cli, "POST", path, body, TIMEOUT_CHANGE_S);
+		cJSON_Delete(body);
+		/* Without a version the daemon checkpointed the source for the
+		 * first fork ("origin": "src@v4"): the others start there too. */
+		origin = jstr(j, "origin", NULL);
+		if (version == NULL && origin != NULL && strrchr(origin, '@') != NULL)
+			version = xstrdup(strrchr(origin, '@') + 1);
+		printf("%s\n", jstr(j, "name", argv[i]));
+		fflush(stdout);
+		cJSON_Delete(j);
+	}
+	free(path);
+	free(version);
+	free(src);
+	return 0;
+}
+
+static int
 cmd_serve(struct cli *cli, const struct cmd *cmd, int argc, char **argv)
 {
 	char *cause = NULL;
@@ -445,6 +627,9 @@ cmd_serve(struct cli *cli, const struct cmd *cmd, int argc, char **argv)
 		if (argc != 2)
 			usage_error(cmd, "--stop takes nothing else");
 		r = client_stop_daemon(cli_client(cli), &cause);
+		/* main returns straight from here, past its client_done. */
+		client_done(&cli->client);
+		cli->have_client = 0;
 		if (r < 0) {
 			fprintf(stderr, "sprig: %s\n", cause);
 			free(cause);
@@ -509,6 +694,26 @@ static const struct cmd cmds[] = {
 	{ "start", cmd_lifecycle, "start NAME", "Starts a stopped sprite.", NULL, NULL },
 	{ "stop", cmd_lifecycle, "stop NAME", "Stops a sprite; its disk is kept.", NULL, NULL },
 	{ "destroy", cmd_lifecycle, "destroy NAME", "Destroys a sprite and its disk.", NULL, NULL },
+	{ "checkpoint", cmd_checkpoint, "checkpoint NAME [-m COMMENT]",
+	  "Checkpoints a sprite's disk as it is now and prints the checkpoint's id (v3).",
+	  "A running sprite goes on running; the checkpoint costs milliseconds and copies\n"
+	  "no data.",
+	  "  -m, --comment COMMENT   a note to find it by\n" },
+	{ "checkpoints", cmd_checkpoints, "checkpoints NAME [--json]",
+	  "Shows a sprite's timeline: its checkpoints as a tree.",
+	  "A checkpoint's newest child goes on below it; older ones hang under it as\n"
+	  "branches (\"+- v2\"). \"*\" marks the checkpoint the sprite's disk grew from;\n"
+	  "(auto) marks those sprig made before a restore.",
+	  "  -j, --json   print the API's checkpoints array\n" },
+	{ "restore", cmd_restore, "restore NAME VERSION|undo",
+	  "Puts a sprite's disk back to a checkpoint (a running sprite reboots on it).",
+	  "The state being left is checkpointed first; 'restore NAME undo' goes back to it.",
+	  NULL },
+	{ "fork", cmd_fork, "fork NAME[@VERSION] NEW [NEW...]",
+	  "Makes new sprites whose disks start at a checkpoint of NAME, and boots them.",
+	  "Without @VERSION, NAME is checkpointed as it is now and every NEW starts there.\n"
+	  "Each NEW is printed once it runs; the first failure stops the rest.",
+	  NULL },
 	{ "serve", cmd_serve, "serve [--stop]",
 	  "Runs the daemon in the foreground.",
 	  "Other commands start it when needed (unless SPRIG_NO_AUTOSTART is set),\n"

@@ -60,10 +60,12 @@ int
 upgrade_parse_head(const char *data, size_t len, struct upgrade_head *ret)
 {
 	struct upgrade_head h = { .content_length = -1 };
-	const char *end = memmem(data, len, "\r\n\r\n", 4), *p, *eol;
+	const char *end, *p, *eol;
 	char *num_end;
 	long v;
 
+	/* Not memmem on nothing: @data is NULL before the first read. */
+	end = len >= 4 ? memmem(data, len, "\r\n\r\n", 4) : NULL;
 	if (end == NULL)
 		return len > UPGRADE_MAX_HEAD ? -EBADMSG : -EAGAIN;
 	h.head_len = (size_t)(end - data) + 4;

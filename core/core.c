@@ -745,6 +745,7 @@ core_adopt(struct core *c, const struct sprite_row *row)
 		if (r < 0)
 			sprite_free(s);
 		free((char *)cfg.disk);
+		free((char *)cfg.ram_file);
 		image_files_done(&files);
 	}
 	if (r < 0) {

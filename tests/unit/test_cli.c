@@ -1,8 +1,9 @@
 /*
  * test_cli: the CLI's logic without a daemon: URL building and escaping,
- * ages, the API's error shape, the WebSocket handshake, exec's text frames;
- * then requests and a whole exec against fakes forked in this process (a
- * canned HTTP answer, a WebSocket exec server built on common/ws).
+ * ages, the API's error shape, the WebSocket handshake, exec's text frames,
+ * checkpoint and restore answers (NDJSON) and the timeline's tree; then
+ * requests and a whole exec against fakes forked in this process (a canned
+ * HTTP answer, a WebSocket exec server built on common/ws).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +25,7 @@
 #include "cli/client.h"
 #include "cli/exec.h"
 #include "cli/format.h"
+#include "cli/timeline.h"
 #include "cli/upgrade.h"
 #include "common/buf.h"
 #include "common/loop.h"
@@ -174,6 +176,9 @@ test_parse_head(void **state)
 	assert_int_equal(h.content_length, -1);
 
 	assert_int_equal(upgrade_parse_head(ok, 40, &h), -EAGAIN);
+	/* Before the first read: an empty buffer has no data pointer. */
+	assert_int_equal(upgrade_parse_head(NULL, 0, &h), -EAGAIN);
+	assert_int_equal(upgrade_parse_head("\r\n\r", 3, &h), -EAGAIN);
 	assert_int_equal(upgrade_parse_head(err, sizeof err - 1, &h), 0);
 	assert_int_equal(h.status, 404);
 	assert_int_equal(h.content_length, 12);
@@ -314,6 +319,121 @@ test_exec_text(void **state)
 	exec_parse_text("not json", 8, &t);
 	assert_int_equal(t.exit_code, -1);
 	assert_null(t.error);
+}
+
+static void
+test_timeline_result(void **state)
+{
+	static const char ok[] = "{\"type\":\"info\",\"data\":\"creating checkpoint\"}\n"
+	    "\n"
+	    "not json\n"
+	    "{\"type\":\"complete\",\"data\":\"checkpoint v3 created\",\"id\":\"v3\"}\n";
+	static const char no_newline[] = "{\"type\":\"complete\",\"data\":\"restored to v1\"}";
+	static const char failed[] = "{\"type\":\"info\",\"data\":\"restoring to v1\"}\n"
+	    "{\"type\":\"error\",\"error\":\"qemu-img failed\"}\n";
+	static const char cut[] = "{\"type\":\"info\",\"data\":\"restoring to v1\"}\n{\"type\":\"comp";
+	char *data = NULL, *id = NULL, *cause = NULL;
+
+	assert_int_equal(timeline_result(ok, sizeof ok - 1, &data, &id, &cause), 0);
+	assert_string_equal(data, "checkpoint v3 created");
+	assert_string_equal(id, "v3");
+	free(data);
+	free(id);
+
+	data = id = NULL;
+	assert_int_equal(timeline_result(no_newline, sizeof no_newline - 1, &data, &id, &cause), 0);
+	assert_string_equal(data, "restored to v1");
+	assert_null(id);
+	free(data);
+
+	assert_int_equal(timeline_result(failed, sizeof failed - 1, &data, &id, &cause), -EIO);
+	assert_string_equal(cause, "qemu-img failed");
+	free(cause);
+
+	cause = NULL;
+	assert_int_equal(timeline_result(cut, sizeof cut - 1, &data, &id, &cause), -EBADMSG);
+	assert_non_null(strstr(cause, "ended before the operation did (last: restoring to v1)"));
+	free(cause);
+
+	cause = NULL;
+	assert_int_equal(timeline_result("", 0, &data, &id, &cause), -EBADMSG);
+	assert_non_null(cause);
+	free(cause);
+}
+
+/* A checkpoint as the API lists it, made 60 s before the render's "now". */
+static cJSON *
+cp(cJSON *arr, const char *id, const char *source, const char *comment, int is_auto,
+    int current)
+{
+	cJSON *j = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(j, "id", id);
+	cJSON_AddStringToObject(j, "create_time", "2026-11-23T06:00:00Z");
+	if (comment != NULL)
+		cJSON_AddStringToObject(j, "comment", comment);
+	else
+		cJSON_AddNullToObject(j, "comment");
+	cJSON_AddBoolToObject(j, "is_auto", is_auto);
+	if (source != NULL)
+		cJSON_AddStringToObject(j, "source_id", source);
+	else
+		cJSON_AddNullToObject(j, "source_id");
+	cJSON_AddBoolToObject(j, "current", current);
+	cJSON_AddBoolToObject(j, "memory", 0);
+	cJSON_AddItemToArray(arr, j);
+	return j;
+}
+
+static void
+test_timeline_render(void **state)
+{
+	const int64_t now = 1795413600 + 60;
+	cJSON *arr = cJSON_CreateArray();
+	char *text;
+
+	/* v1 was restored and went on as v3; v2 is the abandoned branch, and
+	 * v4 grew on it (say, after an undo), with v5 a branch of its own. */
+	cp(arr, "v0", NULL, "fresh install", 0, 0);
+	cp(arr, "v1", "v0", "deps installed", 0, 0);
+	cp(arr, "v2", "v1", "tried yarn", 0, 0);
+	cp(arr, "v3", "v1", NULL, 1, 1);
+	cp(arr, "v4", "v2", "more yarn", 0, 0);
+	cp(arr, "v5", "v2", "yarn 2", 0, 0);
+	cp(arr, "v6", "v4", NULL, 0, 0);
+	text = timeline_render(arr, now);
+	assert_string_equal(text,
+	    "ID          CREATED  COMMENT\n"
+	    "v0          1m ago   fresh install\n"
+	    "v1          1m ago   deps installed\n"
+	    "  +- v2     1m ago   tried yarn\n"
+	    "     +- v4  1m ago   more yarn\n"
+	    "        v6  1m ago\n"
+	    "     v5     1m ago   yarn 2\n"
+	    "v3 *        1m ago   (auto)\n");
+	free(text);
+	cJSON_Delete(arr);
+
+	/* A parent outside the list (a fork's source) makes a root; so does a
+	 * loop of parents, which must not hang or lose a line. */
+	arr = cJSON_CreateArray();
+	cp(arr, "v0", "v9", "from base", 0, 1);
+	cp(arr, "v1", "v2", NULL, 0, 0);
+	cp(arr, "v2", "v1", NULL, 0, 0);
+	text = timeline_render(arr, now);
+	assert_string_equal(text,
+	    "ID    CREATED  COMMENT\n"
+	    "v0 *  1m ago   from base\n"
+	    "v1    1m ago\n"
+	    "v2    1m ago\n");
+	free(text);
+	cJSON_Delete(arr);
+
+	arr = cJSON_CreateArray();
+	text = timeline_render(arr, now);
+	assert_string_equal(text, "ID  CREATED  COMMENT\n");
+	free(text);
+	cJSON_Delete(arr);
 }
 
 /* A temporary SPRIG_HOME with a listening api.sock. */
@@ -697,6 +817,8 @@ main(void)
 		cmocka_unit_test(test_dechunk),
 		cmocka_unit_test(test_upgrade_perform),
 		cmocka_unit_test(test_exec_text),
+		cmocka_unit_test(test_timeline_result),
+		cmocka_unit_test(test_timeline_render),
 		cmocka_unit_test_setup_teardown(test_request, setup_fake, teardown_fake),
 		cmocka_unit_test_setup_teardown(test_request_no_daemon, setup_fake, teardown_fake),
 		cmocka_unit_test_setup_teardown(test_stop_daemon, setup_fake, teardown_fake),
