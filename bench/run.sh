@@ -41,6 +41,23 @@ exec_us=$(sed -n 's/.*"exec_us":\([0-9.]*\).*/\1/p' <<<"$probe")
 row "agent ping round trip in the daemon (ms)" "$(awk -v v="${ping_us:-0}" 'BEGIN {printf "%.2f", v/1000}')" ""
 row "agent exec of true in the daemon (ms)" "$(awk -v v="${exec_us:-0}" 'BEGIN {printf "%.2f", v/1000}')" "<= 5"
 
+# The timeline: a live disk checkpoint through the CLI, against the bare QMP
+# snapshot command on a QEMU of its own.
+img=$(dirname "$(ls -t "$SPRIG_HOME"/images/minimal/*/rootfs.img | head -1)")
+row "checkpoint (disk, live) via the CLI (ms)" \
+	"$(python3 "$(dirname "$0")/median.py" $((RUNS * 4)) sprig checkpoint "$keep")" "<= 30"
+row "bare QMP blockdev-snapshot-sync (ms)" "$(python3 "$(dirname "$0")/qmp_snapshot.py" "$img" $((RUNS * 4)))" ""
+
+# Restore (disk) to the first exec answered, against a cold boot.
+samples=()
+for i in $(seq "$RUNS"); do
+	t0=$(now_ms)
+	sprig restore "$keep" v0 >/dev/null
+	sprig exec "$keep" -- true
+	samples+=($(( $(now_ms) - t0 )))
+done
+row "restore (disk) to first exec (ms)" "$(printf '%s\n' "${samples[@]}" | median)" "<= boot + 300"
+
 # Host memory of one idle awake sprite (256 MiB guest).
 sleep 5
 pid=$(test_qemu_pids | head -1)
