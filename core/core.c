@@ -25,6 +25,7 @@
 
 #include "image.h"
 #include "names.h"
+#include "common/failpoint.h"
 #include "common/loop.h"
 #include "common/proc.h"
 #include "common/util.h"
@@ -205,6 +206,7 @@ sprite_remove(struct core *c, int64_t id, const char *name, int64_t layer_id,
 		free(state);
 		store_checkpoint_list(c->store, id, &cps, &n);
 		store_sprite_delete(c->store, id);
+		failpoint("destroy:row-deleted");
 	}
 	if (layer_id != 0)
 		core_layer_release(c, layer_id);
@@ -762,7 +764,11 @@ core_adopt(struct core *c, const struct sprite_row *row)
 	free(cause);
 }
 
-/* Deletes layer files that no row references: leftovers of a crash. */
+/*
+ * Start-up: releases layers nothing holds (an operation cut off between
+ * deleting a row and releasing its layers), then deletes layer files that
+ * no row references (made, never recorded).
+ */
 static void
 core_collect_layers(struct core *c)
 {
@@ -770,7 +776,18 @@ core_collect_layers(struct core *c)
 	size_t n = 0;
 	DIR *d;
 	struct dirent *e;
+	int refs;
 
+	if (store_layer_list(c->store, &layers, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (store_layer_refs(c->store, layers[i].id, &refs) == 0 &&
+		    refs == 0)
+			core_layer_release(c, layers[i].id);
+	}
+	layer_rows_free(layers, n);
+	layers = NULL;
+	n = 0;
 	if (store_layer_list(c->store, &layers, &n) < 0)
 		return;
 	d = opendir(c->layers_dir);

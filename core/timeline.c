@@ -24,6 +24,7 @@
 
 #include "core_internal.h"
 #include "names.h"
+#include "common/failpoint.h"
 #include "common/proc.h"
 #include "common/util.h"
 #include "common/xmalloc.h"
@@ -143,8 +144,10 @@ ckpt_made(struct ckpt *k)
 	char *cause;
 	int r;
 
+	failpoint("checkpoint:snapshot-taken");
 	r = ckpt_commit(c, s->id, k->old_top, k->new_top, k->comment, k->is_auto,
 	    k->mem_dir, &cp);
+	failpoint("checkpoint:committed");
 	if (r < 0) {
 		/* The VM may already write to the new top: it stays pending,
 		 * and start-up finishes it (its file exists). */
@@ -320,6 +323,7 @@ ckpt_start(struct sprite *s, const char *comment, int is_auto, int memory,
 		goto out;
 	}
 	k->new_top = layer.id;
+	failpoint("checkpoint:layer-recorded");
 	a = s->vm != NULL && s->vm_ready ? c->vmm->agent(s->vm) : NULL;
 	if (memory && a == NULL) {
 		r = -EAGAIN;
@@ -593,6 +597,7 @@ restore_layer_made(struct proc *p, int status, void *arg)
 		return;
 	}
 	fsync_dir(c->layers_dir);
+	failpoint("restore:layer-made");
 	r = store_checkpoint_get_id(c->store, rs->target_id, &target);
 	if (r == 0)
 		r = store_layer_get(c->store, target.layer_id, &layer);
@@ -627,6 +632,7 @@ restore_layer_made(struct proc *p, int status, void *arg)
 		return;
 	}
 	s->layer_id = layer.id;
+	failpoint("restore:committed");
 	core_layer_release(c, old_top);
 	core_event(c, s->name, "restore", "restored to v%d%s", target.version,
 	    target.mem_dir ? " with its memory" : "");
@@ -658,6 +664,7 @@ restore_stopped(struct sprite *s)
 
 	store_sprite_set_process(c->store, s->id, 0, 0, NULL);
 	store_sprite_set_state(c->store, s->id, SPRITE_STOPPED, NULL);
+	failpoint("restore:vm-stopped");
 	r = store_checkpoint_get_id(c->store, rs->target_id, &target);
 	if (r == 0)
 		r = store_layer_get(c->store, target.layer_id, &layer);
@@ -696,6 +703,7 @@ restore_left(struct sprite *s, int err, const char *cause, const struct checkpoi
 		return;
 	}
 	rs->left_id = cp->id;
+	failpoint("restore:left-checkpointed");
 	if (s->vm != NULL) {
 		/* Everything worth keeping is in the checkpoint just made. */
 		s->on_exit = restore_stopped;
@@ -764,6 +772,7 @@ fork_layer_made(struct proc *p, int status, void *arg)
 	int r;
 
 	n->img_proc = NULL;
+	failpoint("fork:layer-made");
 	if (status != 0) {
 		cause = xasprintf("qemu-img could not make the fork's disk (it %s)",
 		    proc_status_str(status));
@@ -841,6 +850,7 @@ sprite_create_over(struct core *c, const char *name, int64_t base_id, const char
 	}
 	n->id = row.id;
 	n->layer_id = top.id;
+	failpoint("fork:recorded");
 	{
 		char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2",
 		    "-b", base.file, n->layer_file, NULL };

@@ -10,7 +10,7 @@ packages=(
 	libncurses-dev
 	qemu-system-x86 qemu-utils
 	musl-tools busybox-static e2fsprogs cpio
-	curl python3 bsdutils
+	curl python3 bsdutils sqlite3
 )
 
 missing=()
