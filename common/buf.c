@@ -97,20 +97,33 @@ buf_add_str(struct buf *b, const char *s)
 	buf_add(b, s, n);
 }
 
+/*
+ * Formats straight into the buffer's free space and retries once with the
+ * exact size. Not vsnprintf(NULL, 0, ...) first: besides formatting twice,
+ * GCC 12 with -fsanitize=undefined takes that NULL for a null format string
+ * (-Wformat-truncation) and the sanitizer build fails under -Werror.
+ */
 void
 buf_add_printf(struct buf *b, const char *fmt, ...)
 {
 	va_list ap;
+	size_t room;
+	char *p;
 	int n;
 
+	p = (char *)buf_reserve(b, 64);
+	room = b->cap - b->len;
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(p, room, fmt, ap);
 	va_end(ap);
-	if (n <= 0)
+	if (n < 0)
 		return;
-	va_start(ap, fmt);
-	vsnprintf((char *)buf_reserve(b, (size_t)n + 1), (size_t)n + 1, fmt, ap);
-	va_end(ap);
+	if ((size_t)n >= room) {
+		p = (char *)buf_reserve(b, (size_t)n + 1);
+		va_start(ap, fmt);
+		vsnprintf(p, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
 	b->len += (size_t)n;
 }
 

@@ -6,6 +6,7 @@
 #include "loop.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -203,8 +204,12 @@ loop_next_timeout(struct loop *l, int timeout_ms)
 		return timeout_ms;
 	if (soonest <= now)
 		return 0;
-	if (timeout_ms < 0 || soonest - now < (uint64_t)timeout_ms)
+	if (timeout_ms < 0 || soonest - now < (uint64_t)timeout_ms) {
+		/* A deadline weeks away must not wrap to a negative (endless) wait. */
+		if (soonest - now > INT_MAX)
+			return INT_MAX;
 		return (int)(soonest - now);
+	}
 	return timeout_ms;
 }
 

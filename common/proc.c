@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "loop.h"
+#include "util.h"
 #include "xmalloc.h"
 
 struct proc {
@@ -68,8 +69,12 @@ proc_child(const struct proc_spec *spec, int errfd)
 {
 	int fd, err;
 
+	/* A group of its own either way, so proc_kill reaches what it starts
+	 * too (a recipe's mke2fs, a sleep): see proc_kill. */
 	if (spec->new_session)
 		setsid();
+	else
+		setpgid(0, 0);
 	/* Signals the daemon ignores or blocks must not leak into the child. */
 	signal(SIGPIPE, SIG_DFL);
 	sigset_t none;
@@ -91,6 +96,12 @@ proc_child(const struct proc_spec *spec, int errfd)
 	dup2(fd, 2);
 	if (fd > 2)
 		close(fd);
+	/* dup2 onto itself (a daemon started with 0, 1 or 2 closed) keeps
+	 * the flag, and the child would lose that descriptor at exec. */
+	for (int i = 0; i < 3; i++)
+		fcntl(i, F_SETFD, 0);
+	/* What the daemon inherited from whoever started it is not QEMU's. */
+	fd_cloexec_from(3);
 	for (int i = 0; i < spec->nkeep_fds; i++) {
 		int fl = fcntl(spec->keep_fds[i], F_GETFD);
 
@@ -129,6 +140,9 @@ proc_spawn(struct loop *l, const struct proc_spec *spec, proc_exit_fn fn,
 		proc_child(spec, pipefd[1]);
 	}
 	close(pipefd[1]);
+	/* Also here, so the group exists before anyone signals it. */
+	if (!spec->new_session)
+		setpgid(pid, pid);
 	/* EOF means exec succeeded; this costs one fork+exec, a few ms. */
 	do {
 		n = read(pipefd[0], &err, sizeof err);
@@ -194,9 +208,18 @@ proc_pid(const struct proc *p)
 	return p->pid;
 }
 
+/*
+ * A child leads its own process group, and its pid (so the group's id)
+ * cannot be reused until we reap it, which frees @p: signalling the group
+ * is safe and also reaches the child's children, which would otherwise
+ * outlive a killed image recipe. A process we only watch gets the signal
+ * through its pidfd alone.
+ */
 int
 proc_kill(struct proc *p, int sig)
 {
+	if (p->child && kill(-p->pid, sig) == 0)
+		return 0;
 	if (syscall(SYS_pidfd_send_signal, p->pidfd, sig, NULL, 0) < 0)
 		return -errno;
 	return 0;

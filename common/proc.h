@@ -22,7 +22,8 @@ struct proc_spec {
 	const char	*output;	/* NULL: /dev/null; else stdout and stderr appended here */
 	const int	*keep_fds;	/* fds the child inherits (CLOEXEC cleared there) */
 	int		 nkeep_fds;
-	int		 new_session;	/* setsid(): survives the parent, gets no tty signals */
+	int		 new_session;	/* setsid(): survives the parent, gets no tty signals
+					 * (else a process group of its own) */
 };
 
 /*
@@ -35,6 +36,8 @@ int proc_spawn(struct loop *l, const struct proc_spec *spec, proc_exit_fn fn,
 /* Watches a process that is not our child (verified alive). */
 int proc_watch(struct loop *l, pid_t pid, proc_exit_fn fn, void *arg, struct proc **ret);
 pid_t proc_pid(const struct proc *p);
+/* Signals a child's whole process group (each child leads one), or a
+ * watched process alone. */
 int proc_kill(struct proc *p, int sig);
 /* Stops watching; the process keeps running (children are not reaped). */
 void proc_forget(struct proc *p);

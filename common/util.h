@@ -17,6 +17,9 @@ int unix_connect(const char *path, int nonblock);
 int unix_listen(const char *path, mode_t mode);
 int fd_set_nonblock(int fd, int on);
 int fd_set_cloexec(int fd, int on);
+/* Marks every descriptor from @lowfd up close-on-exec: for a child about to
+ * exec, so nothing this process inherited from its own parent leaks on. */
+void fd_cloexec_from(int lowfd);
 
 /* Creates @path and missing parents with @mode. */
 int mkdir_p(const char *path, mode_t mode);

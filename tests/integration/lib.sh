@@ -23,15 +23,29 @@ test_qemu_pids() {
 	done
 }
 
+# A sanitizer build's daemon reports to daemon.log, which no test reads:
+# a report there (it is complete once --stop has waited for the daemon to
+# exit) fails the test. SPRIG_TEST_KEEP_HOME=1 keeps the home to look at.
 cleanup() {
-	local pids
+	local status=$? pids
 	sprig serve --stop >/dev/null 2>&1 || true
 	pids=$(test_qemu_pids)
 	if [ -n "$pids" ]; then
 		log "killing QEMU left behind: $pids"
 		kill -9 $pids 2>/dev/null || true
 	fi
-	rm -rf "$SPRIG_HOME"
+	if [ -f "$SPRIG_HOME/daemon.log" ] &&
+	    grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$SPRIG_HOME/daemon.log"; then
+		echo "not ok - the daemon's sanitizer report (daemon.log):"
+		grep -E -A 40 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$SPRIG_HOME/daemon.log" | head -n 200
+		status=1
+	fi
+	if [ "${SPRIG_TEST_KEEP_HOME:-0}" = 1 ]; then
+		log "kept $SPRIG_HOME"
+	else
+		rm -rf "$SPRIG_HOME"
+	fi
+	exit "$status"
 }
 trap cleanup EXIT
 
