@@ -948,6 +948,9 @@ core_free(struct core *c)
 
 	if (c == NULL)
 		return;
+	/* Builds first: their waiters are sprites being created, told now. */
+	images_free(c->images);
+	c->images = NULL;
 	while (c->sprites != NULL) {
 		struct sprite *s = c->sprites;
 		struct waiter *w;
@@ -974,13 +977,15 @@ core_free(struct core *c)
 		}
 		sprite_free(s);
 	}
+	/* Answers not yet delivered are delivered as cancelled: each may be
+	 * a suspended request waiting to be resumed. */
 	while ((d = c->deferred) != NULL) {
 		c->deferred = d->next;
 		loop_del_timer(c->loop, d->timer);
+		d->fn(d->arg, -ECANCELED, "the daemon is stopping");
 		free(d->cause);
 		free(d);
 	}
-	images_free(c->images);
 	store_close(c->store);
 	free(c->home);
 	free(c->layers_dir);

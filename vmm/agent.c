@@ -237,7 +237,8 @@ agent_on_frame(struct agent *a, const struct agent_hdr *h, const uint8_t *p)
 		cb = s->cb;
 		cb_arg = s->arg;
 		agent_unlink(a, s);
-		cb->exited(cb_arg, sig ? 128 + sig : code, sig);
+		/* The guest's numbers are not trusted to be in range. */
+		cb->exited(cb_arg, sig > 0 && sig < 128 ? 128 + sig : code, sig);
 		break;
 	default:
 		break;	/* a newer guest: ignore what we do not know */
@@ -311,8 +312,11 @@ agent_io(struct loop *l, int fd, int events, void *arg)
 	if ((events & LOOP_READ) && !a->closed)
 		agent_read(a);
 	a->in_callback--;
-	if (a->free_pending && a->in_callback == 0)
+	if (a->free_pending && a->in_callback == 0) {
+		/* Freed from inside a callback: sessions still hear "lost". */
+		agent_close(a, "the channel was closed");
 		agent_destroy(a);
+	}
 }
 
 int
