@@ -1,12 +1,13 @@
 /*
  * api: HTTP routing and the request lifecycle on libmicrohttpd.
  *
- * Requests that take time (create, start, stop, destroy, checkpoint, restore,
- * fork) suspend their connection and resume it when core reports; the
- * request record is shared by MHD and core, reference-counted, so either may
- * finish first. Checkpoint and restore answer in NDJSON, as the Sprites API
- * streams them: all lines at once when core is done (an operation takes
- * milliseconds to a boot's seconds; the SDK reads lines either way).
+ * Requests that take time (create, start, stop, destroy, sleep, wake,
+ * checkpoint, restore, fork, template save) suspend their connection and
+ * resume it when core reports; the request record is shared by MHD and
+ * core, reference-counted, so either may finish first. Checkpoint and
+ * restore answer in NDJSON, as the Sprites API streams them: all lines at
+ * once when core is done (an operation takes milliseconds to a boot's
+ * seconds; the SDK reads lines either way).
  */
 #include "api.h"
 
@@ -46,6 +47,12 @@ enum route {
 	ROUTE_CHECKPOINT_GET,	/* GET .../checkpoints/ID */
 	ROUTE_RESTORE,		/* POST .../checkpoints/ID/restore */
 	ROUTE_FORK,		/* POST .../fork */
+	ROUTE_CHECKPOINT_RM,	/* DELETE .../checkpoints/ID */
+	ROUTE_SLEEP,		/* POST .../sleep */
+	ROUTE_WAKE,		/* POST .../wake */
+	ROUTE_TEMPLATES,	/* GET /v1/templates */
+	ROUTE_TEMPLATE_SAVE,	/* POST /v1/templates */
+	ROUTE_TEMPLATE_RM,	/* DELETE /v1/templates/NAME */
 };
 
 struct request {
@@ -65,7 +72,11 @@ struct request {
 	struct probe		*probe;		/* ROUTE_PROBE's */
 	char			*ckpt;		/* the checkpoint id ("v3", "undo"), or NULL */
 	char			*comment;	/* ROUTE_CHECKPOINT's, or NULL */
+	int			 memory;	/* ROUTE_CHECKPOINT's: with the guest's memory */
 	char			*new_name;	/* ROUTE_FORK's */
+	char			*image;		/* ROUTE_CREATE's, or NULL */
+	char			*tname;		/* a template: ROUTE_CREATE's (or NULL),
+						 * ROUTE_TEMPLATE_SAVE's, ROUTE_TEMPLATE_RM's */
 	int			 parsed;	/* the body was read and checked */
 	int			 version;	/* the checkpoint made */
 };
@@ -83,6 +94,8 @@ request_unref(struct request *rq)
 	free(rq->ckpt);
 	free(rq->comment);
 	free(rq->new_name);
+	free(rq->image);
+	free(rq->tname);
 	free(rq);
 }
 
@@ -147,7 +160,7 @@ api_error(struct MHD_Connection *conn, unsigned status, const char *code,
 	return api_json(conn, status, j);
 }
 
-static enum MHD_Result
+enum MHD_Result
 api_error_errno(struct MHD_Connection *conn, int err, const char *cause)
 {
 	const char *code;
@@ -277,41 +290,49 @@ request_idle(void *arg, int err, const char *cause)
 	request_unref(rq);
 }
 
+/* Takes the optional string @key of @j into *@ret (newly allocated; NULL
+ * when absent, null or, with @empty_is_null, ""). */
 static int
-api_parse_create(struct request *rq, char **name, char **image, char **cause)
+parse_opt_string(const cJSON *j, const char *key, int empty_is_null, char **ret, char **cause)
 {
-	cJSON *j, *n, *im;
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
 
-	j = cJSON_ParseWithLength((const char *)buf_head(&rq->body), buf_used(&rq->body));
-	if (j == NULL || !cJSON_IsObject(j)) {
-		cJSON_Delete(j);
-		*cause = xstrdup("the request body must be a JSON object like {\"name\": \"dev\"}");
+	if (v != NULL && !cJSON_IsNull(v) && !cJSON_IsString(v)) {
+		*cause = xasprintf("%s must be a string", key);
 		return -EINVAL;
 	}
-	n = cJSON_GetObjectItemCaseSensitive(j, "name");
-	im = cJSON_GetObjectItemCaseSensitive(j, "image");
-	if (!cJSON_IsString(n)) {
-		cJSON_Delete(j);
-		*cause = xstrdup("name is required and must be a string");
-		return -EINVAL;
-	}
-	if (im != NULL && !cJSON_IsNull(im) && !cJSON_IsString(im)) {
-		cJSON_Delete(j);
-		*cause = xstrdup("image must be a string");
-		return -EINVAL;
-	}
-	*name = xstrdup(n->valuestring);
-	*image = cJSON_IsString(im) ? xstrdup(im->valuestring) : NULL;
-	cJSON_Delete(j);
+	if (cJSON_IsString(v) && (!empty_is_null || *v->valuestring != '\0'))
+		*ret = xstrdup(v->valuestring);
 	return 0;
 }
 
-/* The body of checkpoint ({"comment"}, may be empty) and fork ({"name",
- * "checkpoint"}), before anything waits. */
+static const char *
+request_body_example(enum route route)
+{
+	switch (route) {
+	case ROUTE_CREATE:
+		return "the request body must be a JSON object like {\"name\": \"dev\"}";
+	case ROUTE_FORK:
+		return "the request body must be a JSON object like {\"name\": \"try-a\", "
+		    "\"checkpoint\": \"v3\"}";
+	case ROUTE_TEMPLATE_SAVE:
+		return "the request body must be a JSON object like {\"name\": \"node-base\", "
+		    "\"sprite\": \"dev\", \"checkpoint\": \"v3\"}";
+	default:
+		return "the request body must be empty or a JSON object like "
+		    "{\"comment\": \"...\", \"memory\": true}";
+	}
+}
+
+/*
+ * The body of create ({"name", "image" | "template"}), checkpoint
+ * ({"comment", "memory"}, may be empty), fork ({"name", "checkpoint"}) and
+ * template save ({"name", "sprite", "checkpoint"}), before anything waits.
+ */
 static int
 request_parse(struct request *rq, char **cause)
 {
-	const cJSON *n, *cp, *cm;
+	const cJSON *n, *m, *sp;
 	cJSON *j;
 	int r = 0;
 
@@ -319,35 +340,69 @@ request_parse(struct request *rq, char **cause)
 		return 0;
 	j = cJSON_ParseWithLength((const char *)buf_head(&rq->body), buf_used(&rq->body));
 	if (j == NULL || !cJSON_IsObject(j)) {
-		*cause = xstrdup(rq->route == ROUTE_FORK ?
-		    "the request body must be a JSON object like {\"name\": \"try-a\", "
-		    "\"checkpoint\": \"v3\"}" :
-		    "the request body must be empty or a JSON object like {\"comment\": \"...\"}");
+		*cause = xstrdup(request_body_example(rq->route));
 		r = -EINVAL;
-		goto out;
-	}
-	if (rq->route == ROUTE_CHECKPOINT) {
-		cm = cJSON_GetObjectItemCaseSensitive(j, "comment");
-		if (cm != NULL && !cJSON_IsNull(cm) && !cJSON_IsString(cm)) {
-			*cause = xstrdup("comment must be a string");
-			r = -EINVAL;
-		} else if (cJSON_IsString(cm) && *cm->valuestring != '\0') {
-			rq->comment = xstrdup(cm->valuestring);
-		}
 		goto out;
 	}
 	n = cJSON_GetObjectItemCaseSensitive(j, "name");
-	cp = cJSON_GetObjectItemCaseSensitive(j, "checkpoint");
-	if (!cJSON_IsString(n)) {
-		*cause = xstrdup("name (the new sprite's) is required and must be a string");
-		r = -EINVAL;
-	} else if (cp != NULL && !cJSON_IsNull(cp) && !cJSON_IsString(cp)) {
-		*cause = xstrdup("checkpoint must be a string like \"v3\"");
-		r = -EINVAL;
-	} else {
-		rq->new_name = xstrdup(n->valuestring);
-		if (cJSON_IsString(cp))
-			rq->ckpt = xstrdup(cp->valuestring);
+	switch (rq->route) {
+	case ROUTE_CHECKPOINT:
+		m = cJSON_GetObjectItemCaseSensitive(j, "memory");
+		r = parse_opt_string(j, "comment", 1, &rq->comment, cause);
+		if (r == 0 && m != NULL && !cJSON_IsNull(m) && !cJSON_IsBool(m)) {
+			*cause = xstrdup("memory must be true or false");
+			r = -EINVAL;
+		}
+		rq->memory = cJSON_IsTrue(m);
+		break;
+	case ROUTE_CREATE:
+		if (!cJSON_IsString(n)) {
+			*cause = xstrdup("name is required and must be a string");
+			r = -EINVAL;
+			break;
+		}
+		r = parse_opt_string(j, "image", 0, &rq->image, cause);
+		if (r == 0)
+			r = parse_opt_string(j, "template", 0, &rq->tname, cause);
+		if (r == 0 && rq->image != NULL && rq->tname != NULL) {
+			*cause = xstrdup("give image or template, not both: a sprite made from a "
+			    "template has its template's image");
+			r = -EINVAL;
+		}
+		if (r == 0) {
+			free(rq->name);
+			rq->name = xstrdup(n->valuestring);
+		}
+		break;
+	case ROUTE_FORK:
+		if (!cJSON_IsString(n)) {
+			*cause = xstrdup("name (the new sprite's) is required and must be a string");
+			r = -EINVAL;
+			break;
+		}
+		r = parse_opt_string(j, "checkpoint", 0, &rq->ckpt, cause);
+		if (r == 0)
+			rq->new_name = xstrdup(n->valuestring);
+		break;
+	case ROUTE_TEMPLATE_SAVE:
+		sp = cJSON_GetObjectItemCaseSensitive(j, "sprite");
+		if (!cJSON_IsString(n)) {
+			*cause = xstrdup("name (the template's) is required and must be a string");
+			r = -EINVAL;
+		} else if (!cJSON_IsString(sp) || *sp->valuestring == '\0') {
+			*cause = xstrdup("sprite (the one to make the template from) is required "
+			    "and must be a string");
+			r = -EINVAL;
+		} else {
+			r = parse_opt_string(j, "checkpoint", 1, &rq->ckpt, cause);
+		}
+		if (r == 0) {
+			rq->tname = xstrdup(n->valuestring);
+			rq->name = xstrdup(sp->valuestring);
+		}
+		break;
+	default:
+		break;
 	}
 out:
 	cJSON_Delete(j);
@@ -358,19 +413,18 @@ out:
 static enum MHD_Result
 request_start(struct api *a, struct request *rq)
 {
-	char *cause = NULL, *image = NULL, *name = NULL;
+	char *cause = NULL;
 	enum MHD_Result ret;
 	int r;
 
 	rq->refs++;	/* core's */
 	switch (rq->route) {
 	case ROUTE_CREATE:
-		r = api_parse_create(rq, &name, &image, &cause);
-		if (r == 0) {
-			free(rq->name);
-			rq->name = name;
-			r = core_create(a->core, name, image, request_done, rq, &cause);
-		}
+		if (rq->tname != NULL)
+			r = core_create_from_template(a->core, rq->name, rq->tname, request_done,
+			    rq, &cause);
+		else
+			r = core_create(a->core, rq->name, rq->image, request_done, rq, &cause);
 		break;
 	case ROUTE_START:
 		r = core_start(a->core, rq->name, request_done, rq, &cause);
@@ -378,12 +432,18 @@ request_start(struct api *a, struct request *rq)
 	case ROUTE_STOP:
 		r = core_stop(a->core, rq->name, request_done, rq, &cause);
 		break;
+	case ROUTE_SLEEP:
+		r = core_sleep(a->core, rq->name, request_done, rq, &cause);
+		break;
+	case ROUTE_WAKE:
+		r = core_wake(a->core, rq->name, request_done, rq, &cause);
+		break;
 	case ROUTE_DELETE:
 		r = core_destroy(a->core, rq->name, request_done, rq, &cause);
 		break;
 	case ROUTE_CHECKPOINT:
-		r = core_checkpoint(a->core, rq->name, rq->comment, request_checkpointed, rq,
-		    &cause);
+		r = core_checkpoint_ex(a->core, rq->name, rq->comment,
+		    rq->memory ? CORE_CKPT_MEMORY : 0, request_checkpointed, rq, &cause);
 		break;
 	case ROUTE_RESTORE:
 		r = core_restore(a->core, rq->name, rq->ckpt, request_done, rq, &cause);
@@ -392,12 +452,15 @@ request_start(struct api *a, struct request *rq)
 		r = core_fork(a->core, rq->name, rq->ckpt, rq->new_name, request_done, rq,
 		    &cause);
 		break;
+	case ROUTE_TEMPLATE_SAVE:
+		r = core_template_save(a->core, rq->tname, rq->name, rq->ckpt, request_done, rq,
+		    &cause);
+		break;
 	default:
 		r = -EINVAL;
 		cause = xstrdup("no such operation");
 		break;
 	}
-	free(image);
 	if (r < 0) {
 		rq->refs--;
 		ret = api_error_errno(rq->conn, r, cause);
@@ -421,7 +484,8 @@ request_finish_stream(struct api *a, struct request *rq)
 
 	buf_init(&b);
 	if (rq->route == ROUTE_CHECKPOINT) {
-		timeline_line(&b, "info", "data", "creating checkpoint", NULL);
+		timeline_line(&b, "info", "data", rq->memory ?
+		    "creating checkpoint (disk and memory)" : "creating checkpoint", NULL);
 		snprintf(id, sizeof id, "v%d", rq->version);
 		text = xasprintf("checkpoint %s created", id);
 	} else {
@@ -451,12 +515,21 @@ request_finish_stream(struct api *a, struct request *rq)
 	return ret;
 }
 
-static enum MHD_Result
-request_finish(struct api *a, struct request *rq)
+enum MHD_Result
+api_no_content(struct MHD_Connection *conn)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 
+	resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	ret = MHD_queue_response(conn, MHD_HTTP_NO_CONTENT, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result
+request_finish(struct api *a, struct request *rq)
+{
 	if (rq->route == ROUTE_CHECKPOINT || rq->route == ROUTE_RESTORE)
 		return request_finish_stream(a, rq);
 	if (rq->err < 0)
@@ -467,17 +540,17 @@ request_finish(struct api *a, struct request *rq)
 	case ROUTE_FORK:
 		return api_sprite(a, rq->conn, rq->new_name, MHD_HTTP_CREATED);
 	case ROUTE_DELETE:
-		resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-		ret = MHD_queue_response(rq->conn, MHD_HTTP_NO_CONTENT, resp);
-		MHD_destroy_response(resp);
-		return ret;
+		return api_no_content(rq->conn);
+	case ROUTE_TEMPLATE_SAVE:
+		return template_answer(a, rq->conn, rq->tname, MHD_HTTP_CREATED);
 	default:
 		return api_sprite(a, rq->conn, rq->name, MHD_HTTP_OK);
 	}
 }
 
-/* Splits /v1/sprites[/NAME[/ACTION]] into a route; *@ckpt gets the
- * checkpoint id of .../checkpoints/ID[/restore]. */
+/* Splits /v1/sprites[/NAME[/ACTION]] and /v1/templates[/NAME] into a route;
+ * *@name gets the sprite's (or template's) name, *@ckpt the checkpoint id of
+ * .../checkpoints/ID[/restore]. */
 static enum route
 api_route(const char *url, const char *method, char **name, char **ckpt, int *bad_method)
 {
@@ -496,6 +569,22 @@ api_route(const char *url, const char *method, char **name, char **ckpt, int *ba
 			return ROUTE_CREATE;
 		*bad_method = 1;
 		return ROUTE_LIST;
+	}
+	if (strcmp(url, "/v1/templates") == 0 || strcmp(url, "/v1/templates/") == 0) {
+		if (strcmp(method, "GET") == 0)
+			return ROUTE_TEMPLATES;
+		if (strcmp(method, "POST") == 0)
+			return ROUTE_TEMPLATE_SAVE;
+		*bad_method = 1;
+		return ROUTE_TEMPLATES;
+	}
+	if (strncmp(url, "/v1/templates/", 14) == 0) {
+		p = url + 14;	/* not empty: "/v1/templates/" is the list */
+		if (strchr(p, '/') != NULL)
+			return ROUTE_NONE;
+		*name = xstrdup(p);
+		*bad_method = strcmp(method, "DELETE") != 0;
+		return ROUTE_TEMPLATE_RM;
 	}
 	if (strncmp(url, "/v1/sprites/", 12) != 0)
 		return ROUTE_NONE;
@@ -516,6 +605,10 @@ api_route(const char *url, const char *method, char **name, char **ckpt, int *ba
 	if (strcmp(slash, "/start") == 0 || strcmp(slash, "/stop") == 0) {
 		*bad_method = strcmp(method, "POST") != 0;
 		return slash[3] == 'a' ? ROUTE_START : ROUTE_STOP;
+	}
+	if (strcmp(slash, "/sleep") == 0 || strcmp(slash, "/wake") == 0) {
+		*bad_method = strcmp(method, "POST") != 0;
+		return slash[1] == 's' ? ROUTE_SLEEP : ROUTE_WAKE;
 	}
 	if (strcmp(slash, "/probe") == 0) {
 		*bad_method = strcmp(method, "POST") != 0;
@@ -538,6 +631,8 @@ api_route(const char *url, const char *method, char **name, char **ckpt, int *ba
 		end = strchr(p, '/');
 		if (end == NULL) {
 			*ckpt = xstrdup(p);
+			if (strcmp(method, "DELETE") == 0)
+				return ROUTE_CHECKPOINT_RM;
 			*bad_method = strcmp(method, "GET") != 0;
 			return ROUTE_CHECKPOINT_GET;
 		}
@@ -568,6 +663,10 @@ api_handle(void *cls, struct MHD_Connection *conn, const char *url,
 		rq->refs = 1;
 		buf_init(&rq->body);
 		rq->route = api_route(url, method, &rq->name, &rq->ckpt, &bad_method);
+		if (rq->route == ROUTE_TEMPLATE_RM) {
+			rq->tname = rq->name;
+			rq->name = NULL;
+		}
 		*state = rq;
 		if (rq->route == ROUTE_NONE)
 			return api_error(conn, MHD_HTTP_NOT_FOUND, "not_found",
@@ -603,14 +702,18 @@ api_handle(void *cls, struct MHD_Connection *conn, const char *url,
 		return api_sprite(a, conn, rq->name, MHD_HTTP_OK);
 	case ROUTE_DAEMON:
 		return api_daemon(a, conn);
-	case ROUTE_CREATE:
-		return request_start(a, rq);
 	case ROUTE_CHECKPOINTS:
 		return timeline_list(a, conn, rq->name);
 	case ROUTE_CHECKPOINT_GET:
 		return timeline_get(a, conn, rq->name, rq->ckpt);
+	case ROUTE_TEMPLATES:
+		return template_list(a, conn);
+	case ROUTE_TEMPLATE_RM:
+		return template_rm(a, conn, rq->tname);
+	case ROUTE_CREATE:
 	case ROUTE_CHECKPOINT:
 	case ROUTE_FORK:
+	case ROUTE_TEMPLATE_SAVE:
 		if (!rq->parsed) {
 			char *cause = NULL;
 			enum MHD_Result ret;
@@ -622,13 +725,15 @@ api_handle(void *cls, struct MHD_Connection *conn, const char *url,
 			}
 			rq->parsed = 1;
 		}
+		if (rq->route == ROUTE_CREATE)
+			return request_start(a, rq);	/* a new sprite: nothing to wait for */
 		break;
 	default:
 		break;
 	}
-	/* Start, stop, destroy and the timeline's operations wait for an
-	 * operation under way (say, the re-adoption after a daemon restart)
-	 * rather than fail. */
+	/* Start, stop, sleep, wake, destroy and the timeline's operations wait
+	 * for an operation under way (say, the re-adoption after a daemon
+	 * restart, or a boot) rather than fail. */
 	if (!rq->idle) {
 		char *cause = NULL;
 		enum MHD_Result ret;
@@ -645,6 +750,8 @@ api_handle(void *cls, struct MHD_Connection *conn, const char *url,
 		free(cause);
 		return ret;
 	}
+	if (rq->route == ROUTE_CHECKPOINT_RM)
+		return timeline_rm(a, conn, rq->name, rq->ckpt);	/* no waiting in it */
 	return request_start(a, rq);
 }
 

@@ -1,5 +1,6 @@
 /*
- * api_internal: what api.c shares with exec.c, probe.c and timeline.c.
+ * api_internal: what api.c shares with exec.c, probe.c, template.c and
+ * timeline.c.
  */
 #ifndef SPRIG_API_INTERNAL_H
 #define SPRIG_API_INTERNAL_H
@@ -32,6 +33,10 @@ enum MHD_Result api_error(struct MHD_Connection *conn, unsigned status,
     const char *code, const char *message);
 /* The HTTP status and error code for a core errno. */
 unsigned api_status_for(int err, const char **code);
+/* Queues the JSON error for core's @err, with @cause (or strerror). */
+enum MHD_Result api_error_errno(struct MHD_Connection *conn, int err, const char *cause);
+/* Queues an empty 204. */
+enum MHD_Result api_no_content(struct MHD_Connection *conn);
 
 /*
  * Handles GET /v1/sprites/NAME/exec: the WebSocket upgrade and the session.
@@ -54,6 +59,9 @@ enum MHD_Result api_json(struct MHD_Connection *conn, unsigned status, cJSON *js
 enum MHD_Result timeline_list(struct api *a, struct MHD_Connection *conn, const char *name);
 enum MHD_Result timeline_get(struct api *a, struct MHD_Connection *conn, const char *name,
     const char *id);
+/* DELETE .../checkpoints/ID: 204, or 409 while a template uses it. */
+enum MHD_Result timeline_rm(struct api *a, struct MHD_Connection *conn, const char *name,
+    const char *id);
 /* The version of the checkpoint @row's disk grew from, or -ENOENT. */
 int timeline_head(struct core *c, const struct sprite_row *row);
 /* Adds one NDJSON line {"type": @type, @key: @text[, "id": @id]} to @b. */
@@ -61,6 +69,13 @@ void timeline_line(struct buf *b, const char *type, const char *key, const char 
     const char *id);
 /* Queues a 200 application/x-ndjson response of @b's bytes (copied). */
 enum MHD_Result timeline_ndjson(struct MHD_Connection *conn, struct buf *b);
+
+/* GET /v1/templates, DELETE /v1/templates/NAME (api/template.c). */
+enum MHD_Result template_list(struct api *a, struct MHD_Connection *conn);
+enum MHD_Result template_rm(struct api *a, struct MHD_Connection *conn, const char *tname);
+/* Queues template @tname's object with @status (POST /v1/templates' answer). */
+enum MHD_Result template_answer(struct api *a, struct MHD_Connection *conn, const char *tname,
+    unsigned status);
 
 /* Ends every exec session (daemon shutdown). */
 void exec_close_all(struct api *a);

@@ -9,9 +9,12 @@
  * stops underneath gets {"type":"error","error":"sprite_stopped",...} and a
  * 1011 close.
  *
+ * A sleeping sprite is woken first (the caller just waits); a stopped one
+ * is refused with how to start it.
+ *
  * An exec is shared by the HTTP request (until the upgrade), by core (while
- * it waits for the sprite to be idle) and by the live session, so it is
- * reference-counted.
+ * it waits for the sprite to be idle or awake) and by the live session, so
+ * it is reference-counted.
  */
 #include <errno.h>
 #include <signal.h>
@@ -52,6 +55,9 @@ struct exec {
 	unsigned			 rows, cols;
 	char				*bad_query;	/* why the query was refused */
 	int				 waited;	/* the sprite was idle */
+	int				 woke;		/* a wake was asked for */
+	int				 wake_err;	/* and failed so */
+	char				*wake_cause;
 	struct ws			*ws;
 	struct MHD_UpgradeResponseHandle *urh;
 	struct agent			*agent;		/* while the session is live */
@@ -86,6 +92,7 @@ exec_unref(struct exec *ex)
 	free(ex->cwd);
 	free(ex->name);
 	free(ex->bad_query);
+	free(ex->wake_cause);
 	free(ex);
 }
 
@@ -150,6 +157,44 @@ exec_idle(void *arg, int err, const char *cause)
 	if (ex->conn != NULL)
 		api_resume(ex->api, ex->conn);
 	exec_unref(ex);
+}
+
+/* core_wake's answer: go on as after the wait for idle. */
+static void
+exec_woken(void *arg, int err, const char *cause)
+{
+	struct exec *ex = arg;
+
+	ex->wake_err = err;
+	if (err < 0)
+		ex->wake_cause = xstrdup(cause ? cause : strerror(-err));
+	exec_idle(ex, 0, NULL);
+}
+
+/* Wakes @ex's sprite if it sleeps: returns 1 when a wake is under way (the
+ * connection waits for exec_woken), 0 when the sprite does not sleep, or a
+ * negative errno with *cause. */
+static int
+exec_wake(struct api *a, struct exec *ex, char **cause)
+{
+	struct sprite_row row = { 0 };
+	int r, sleeping;
+
+	if (ex->woke || core_get(a->core, ex->name, &row, cause) < 0)
+		return 0;
+	sleeping = strcmp(row.state, SPRITE_SLEEPING) == 0;
+	sprite_row_done(&row);
+	if (!sleeping)
+		return 0;
+	ex->woke = 1;
+	ex->waited = 0;
+	ex->refs++;	/* core's, until it is awake */
+	r = core_wake(a->core, ex->name, exec_woken, ex, cause);
+	if (r < 0) {
+		ex->refs--;
+		return r;
+	}
+	return 1;
 }
 
 static void
@@ -345,6 +390,8 @@ exec_end(struct exec *ex)
 	ex->ws = NULL;
 	MHD_upgrade_action(ex->urh, MHD_UPGRADE_ACTION_CLOSE);
 	ex->urh = NULL;
+	/* The close takes effect in MHD's next run: make it this turn. */
+	ex->api->resumed = 1;
 	exec_unref(ex);
 }
 
@@ -458,7 +505,26 @@ exec_handle(struct api *a, struct MHD_Connection *conn, const char *name,
 		return MHD_YES;
 	}
 	if (ex->waited) {
+		if (ex->wake_err < 0)
+			return api_error_errno(conn, ex->wake_err, ex->wake_cause);
 		r = core_agent(a->core, ex->name, &agent, &cause);
+		if (r == -EAGAIN) {
+			char *why = NULL;
+			int w = exec_wake(a, ex, &why);
+
+			if (w == 1) {
+				free(cause);
+				MHD_suspend_connection(conn);
+				return MHD_YES;
+			}
+			if (w < 0) {
+				free(cause);
+				cause = why;
+				r = w;
+			} else {
+				free(why);
+			}
+		}
 		if (r < 0) {
 			const char *code;
 			unsigned status = api_status_for(r, &code);

@@ -191,3 +191,19 @@ timeline_ndjson(struct MHD_Connection *conn, struct buf *b)
 	MHD_destroy_response(resp);
 	return ret;
 }
+
+enum MHD_Result
+timeline_rm(struct api *a, struct MHD_Connection *conn, const char *name, const char *id)
+{
+	char *cause = NULL;
+	enum MHD_Result ret;
+	int r;
+
+	r = core_checkpoint_rm(a->core, name, id, &cause);
+	if (r < 0)
+		ret = api_error_errno(conn, r, cause);
+	else
+		ret = api_no_content(conn);
+	free(cause);
+	return ret;
+}

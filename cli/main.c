@@ -20,6 +20,7 @@
 #include "cli/client.h"
 #include "cli/exec.h"
 #include "cli/format.h"
+#include "cli/template.h"
 #include "cli/timeline.h"
 #include "common/buf.h"
 #include "common/xmalloc.h"
@@ -200,25 +201,32 @@ cmd_create(struct cli *cli, const struct cmd *cmd, int argc, char **argv)
 {
 	static const struct option longs[] = {
 		{ "image", required_argument, NULL, 'i' },
+		{ "template", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *image = NULL;
+	const char *image = NULL, *template = NULL;
 	cJSON *body, *j;
 	int ch;
 
-	while ((ch = next_opt(cmd, argc, argv, ":i:h", longs)) != -1) {
+	while ((ch = next_opt(cmd, argc, argv, ":i:t:h", longs)) != -1) {
 		if (ch == 'i')
 			image = optarg;
+		else if (ch == 't')
+			template = optarg;
 	}
 	if (optind == argc)
 		usage_error(cmd, "missing NAME");
 	if (argc - optind > 1)
 		usage_error(cmd, "unexpected '%s'", argv[optind + 1]);
+	if (image != NULL && template != NULL)
+		usage_error(cmd, "give --image or --template, not both");
 	body = cJSON_CreateObject();
 	cJSON_AddStringToObject(body, "name", argv[optind]);
 	if (image != NULL)
 		cJSON_AddStringToObject(body, "image", image);
+	if (template != NULL)
+		cJSON_AddStringToObject(body, "template", template);
 	j = request(cli, "POST", "/v1/sprites", body, TIMEOUT_CHANGE_S);
 	printf("%s\n", jstr(j, "name", argv[optind]));
 	cJSON_Delete(j);
@@ -458,30 +466,60 @@ cmd_lifecycle(struct cli *cli, const struct cmd *cmd, int argc, char **argv)
 	return 0;
 }
 
+/* sprig checkpoint rm NAME VERSION */
+static int
+checkpoint_rm(struct cli *cli, const char *name, const char *version)
+{
+	char *e = client_escape(version), *action = xasprintf("checkpoints/%s", e);
+	char *path = sprite_path(name, action);
+	cJSON *j;
+
+	j = request(cli, "DELETE", path, NULL, TIMEOUT_CHANGE_S);
+	printf("deleted %s %s\n", name, version);
+	cJSON_Delete(j);
+	free(path);
+	free(action);
+	free(e);
+	return 0;
+}
+
 static int
 cmd_checkpoint(struct cli *cli, const struct cmd *cmd, int argc, char **argv)
 {
 	static const struct option longs[] = {
 		{ "comment", required_argument, NULL, 'm' },
+		{ "memory", no_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *comment = NULL;
 	cJSON *body = NULL;
 	char *path, *id;
-	int ch;
+	int ch, memory = 0;
 
-	while ((ch = next_opt(cmd, argc, argv, ":m:h", longs)) != -1) {
+	/* "rm" is a valid sprite name too: it is the subcommand only when
+	 * exactly NAME and a checkpoint id follow. */
+	if (argc == 4 && strcmp(argv[1], "rm") == 0 && timeline_is_version(argv[3]))
+		return checkpoint_rm(cli, argv[2], argv[3]);
+	while ((ch = next_opt(cmd, argc, argv, ":m:Mh", longs)) != -1) {
 		if (ch == 'm')
 			comment = optarg;
+		else if (ch == 'M')
+			memory = 1;
 	}
 	if (optind == argc)
 		usage_error(cmd, "missing NAME");
+	if (argc - optind > 1 && strcmp(argv[optind], "rm") == 0)
+		usage_error(cmd, "to delete a checkpoint: sprig checkpoint rm NAME VERSION "
+		    "(VERSION like v3)");
 	if (argc - optind > 1)
 		usage_error(cmd, "unexpected '%s'", argv[optind + 1]);
-	if (comment != NULL) {
+	if (comment != NULL || memory) {
 		body = cJSON_CreateObject();
-		cJSON_AddStringToObject(body, "comment", comment);
+		if (comment != NULL)
+			cJSON_AddStringToObject(body, "comment", comment);
+		if (memory)
+			cJSON_AddTrueToObject(body, "memory");
 	}
 	path = sprite_path(argv[optind], "checkpoint");
 	id = request_stream(cli, path, body);
@@ -569,7 +607,7 @@ cmd_fork(struct cli *cli, const struct cmd *cmd, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char *src, *version = NULL, *at, *path;
+	char *src = NULL, *version = NULL, *path;
 	const char *origin;
 	cJSON *body, *j;
 	int i;
@@ -580,14 +618,8 @@ cmd_fork(struct cli *cli, const struct cmd *cmd, int argc, char **argv)
 		usage_error(cmd, "missing NAME");
 	if (argc - optind < 2)
 		usage_error(cmd, "missing NEW, the name of the new sprite");
-	src = xstrdup(argv[optind]);
-	at = strrchr(src, '@');
-	if (at != NULL) {
-		*at = '\0';
-		if (*src == '\0' || at[1] == '\0')
-			usage_error(cmd, "'%s' is not NAME or NAME@VERSION", argv[optind]);
-		version = xstrdup(at + 1);
-	}
+	if (timeline_split_ref(argv[optind], &src, &version) < 0)
+		usage_error(cmd, "'%s' is not NAME or NAME@VERSION", argv[optind]);
 	path = sprite_path(src, "fork");
 	for (i = optind + 1; i < argc; i++) {
 		body = cJSON_CreateObject();
@@ -608,6 +640,96 @@ cmd_fork(struct cli *cli, const struct cmd *cmd, int argc, char **argv)
 	free(path);
 	free(version);
 	free(src);
+	return 0;
+}
+
+static int
+cmd_template(struct cli *cli, const struct cmd *cmd, int argc, char **argv)
+{
+	static const struct option longs[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *src = NULL, *version = NULL, *path, *e;
+	const char *sub;
+	cJSON *body, *j;
+
+	while (next_opt(cmd, argc, argv, ":h", longs) != -1)
+		;
+	if (optind == argc)
+		usage_error(cmd, "missing save or rm");
+	sub = argv[optind++];
+	if (strcmp(sub, "rm") == 0) {
+		if (optind == argc)
+			usage_error(cmd, "missing TNAME, the template to delete");
+		if (argc - optind > 1)
+			usage_error(cmd, "unexpected '%s'", argv[optind + 1]);
+		e = client_escape(argv[optind]);
+		path = xasprintf("/v1/templates/%s", e);
+		free(e);
+		j = request(cli, "DELETE", path, NULL, TIMEOUT_CHANGE_S);
+		printf("%s\n", argv[optind]);
+		cJSON_Delete(j);
+		free(path);
+		return 0;
+	}
+	if (strcmp(sub, "save") != 0)
+		usage_error(cmd, "no subcommand '%s' (save or rm; 'sprig templates' lists them)",
+		    sub);
+	if (argc - optind < 2)
+		usage_error(cmd, optind == argc ? "missing TNAME, the template's name" :
+		    "missing NAME[@VERSION], the sprite (and checkpoint) to save");
+	if (argc - optind > 2)
+		usage_error(cmd, "unexpected '%s'", argv[optind + 2]);
+	if (timeline_split_ref(argv[optind + 1], &src, &version) < 0)
+		usage_error(cmd, "'%s' is not NAME or NAME@VERSION", argv[optind + 1]);
+	body = cJSON_CreateObject();
+	cJSON_AddStringToObject(body, "name", argv[optind]);
+	cJSON_AddStringToObject(body, "sprite", src);
+	if (version != NULL)
+		cJSON_AddStringToObject(body, "checkpoint", version);
+	j = request(cli, "POST", "/v1/templates", body, TIMEOUT_CHANGE_S);
+	printf("%s\n", jstr(j, "name", argv[optind]));
+	cJSON_Delete(j);
+	cJSON_Delete(body);
+	free(src);
+	free(version);
+	return 0;
+}
+
+static int
+cmd_templates(struct cli *cli, const struct cmd *cmd, int argc, char **argv)
+{
+	static const struct option longs[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int json = 0, ch;
+	char *text;
+	cJSON *j;
+
+	while ((ch = next_opt(cmd, argc, argv, ":jh", longs)) != -1) {
+		if (ch == 'j')
+			json = 1;
+	}
+	if (optind != argc)
+		usage_error(cmd, "unexpected '%s'", argv[optind]);
+	j = request(cli, "GET", "/v1/templates", NULL, TIMEOUT_READ_S);
+	if (!cJSON_IsArray(j)) {
+		fprintf(stderr, "sprig: the daemon's template list is not an array\n");
+		exit(1);
+	}
+	if (json) {
+		print_json(j);
+	} else if (cJSON_GetArraySize(j) == 0) {
+		printf("no templates yet ('sprig template save TNAME NAME@VERSION' makes one)\n");
+	} else {
+		text = template_render(j, (int64_t)time(NULL));
+		fputs(text, stdout);
+		free(text);
+	}
+	cJSON_Delete(j);
 	return 0;
 }
 
@@ -674,10 +796,12 @@ cmd_help(struct cli *cli, const struct cmd *cmd, int argc, char **argv)
 }
 
 static const struct cmd cmds[] = {
-	{ "create", cmd_create, "create NAME [--image IMG]",
+	{ "create", cmd_create, "create NAME [--image IMG | --template T]",
 	  "Creates a sprite, waits until it runs and prints its name.",
-	  "The first sprite of an image also waits for the image to be built.",
-	  "  -i, --image IMG   the image to start from (default: the daemon's, minimal)\n" },
+	  "The first sprite of an image also waits for the image to be built. A sprite\n"
+	  "made from a template starts with the template's disk, shared copy-on-write.",
+	  "  -i, --image IMG      the image to start from (default: the daemon's, minimal)\n"
+	  "  -t, --template T     the template to start from (see 'sprig templates')\n" },
 	{ "list", cmd_list, "list [--json]",
 	  "Lists the sprites: name, state, image and age.", NULL,
 	  "  -j, --json   print the API's sprites array\n" },
@@ -693,12 +817,26 @@ static const struct cmd cmds[] = {
 	  "  -w, --dir DIR     working directory\n" },
 	{ "start", cmd_lifecycle, "start NAME", "Starts a stopped sprite.", NULL, NULL },
 	{ "stop", cmd_lifecycle, "stop NAME", "Stops a sprite; its disk is kept.", NULL, NULL },
+	{ "sleep", cmd_lifecycle, "sleep NAME",
+	  "Puts a running sprite to sleep: its memory is saved and its VM exits.",
+	  "A sleeping sprite costs no process memory; 'sprig wake' or an exec resumes it\n"
+	  "where it was, processes and all.", NULL },
+	{ "wake", cmd_lifecycle, "wake NAME",
+	  "Wakes a sleeping sprite where it was (a stopped one is started).",
+	  "If the saved memory cannot be loaded, the sprite boots from its disk instead.",
+	  NULL },
 	{ "destroy", cmd_lifecycle, "destroy NAME", "Destroys a sprite and its disk.", NULL, NULL },
-	{ "checkpoint", cmd_checkpoint, "checkpoint NAME [-m COMMENT]",
+	{ "checkpoint", cmd_checkpoint,
+	  "checkpoint NAME [-m COMMENT] [--memory] | checkpoint rm NAME VERSION",
 	  "Checkpoints a sprite's disk as it is now and prints the checkpoint's id (v3).",
 	  "A running sprite goes on running; the checkpoint costs milliseconds and copies\n"
-	  "no data.",
-	  "  -m, --comment COMMENT   a note to find it by\n" },
+	  "no data. With --memory the guest's memory is saved too (the sprite must be\n"
+	  "running): restoring it resumes the processes where they were.\n"
+	  "'checkpoint rm NAME VERSION' deletes checkpoint VERSION (like v3) of NAME;\n"
+	  "it is refused while a template uses it. (A sprite called \"rm\" is still\n"
+	  "checkpointed by 'sprig checkpoint rm'.)",
+	  "  -m, --comment COMMENT   a note to find it by\n"
+	  "  -M, --memory            save the guest's memory and processes too\n" },
 	{ "checkpoints", cmd_checkpoints, "checkpoints NAME [--json]",
 	  "Shows a sprite's timeline: its checkpoints as a tree.",
 	  "A checkpoint's newest child goes on below it; older ones hang under it as\n"
@@ -714,6 +852,15 @@ static const struct cmd cmds[] = {
 	  "Without @VERSION, NAME is checkpointed as it is now and every NEW starts there.\n"
 	  "Each NEW is printed once it runs; the first failure stops the rest.",
 	  NULL },
+	{ "template", cmd_template, "template save TNAME NAME[@VERSION] | template rm TNAME",
+	  "Saves a checkpoint as a template for new sprites, or deletes a template.",
+	  "Without @VERSION, NAME is checkpointed as it is now and that is saved.\n"
+	  "'sprig create NEW --template TNAME' makes a sprite from it. Deleting a template\n"
+	  "leaves the sprites made from it as they are.",
+	  NULL },
+	{ "templates", cmd_templates, "templates [--json]",
+	  "Lists the templates: name, where each came from (sprite@checkpoint) and age.", NULL,
+	  "  -j, --json   print the API's templates array\n" },
 	{ "serve", cmd_serve, "serve [--stop]",
 	  "Runs the daemon in the foreground.",
 	  "Other commands start it when needed (unless SPRIG_NO_AUTOSTART is set),\n"

@@ -198,3 +198,34 @@ timeline_render(const cJSON *checkpoints, int64_t now)
 	free(nodes);
 	return out;
 }
+
+int
+timeline_is_version(const char *s)
+{
+	if (s == NULL || s[0] != 'v' || s[1] == '\0')
+		return 0;
+	for (s++; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return 0;
+	}
+	return 1;
+}
+
+int
+timeline_split_ref(const char *ref, char **ret_name, char **ret_version)
+{
+	const char *at = strrchr(ref, '@');
+
+	if (at == NULL) {
+		if (*ref == '\0')
+			return -EINVAL;
+		*ret_name = xstrdup(ref);
+		*ret_version = NULL;
+		return 0;
+	}
+	if (at == ref || at[1] == '\0')
+		return -EINVAL;
+	*ret_name = xstrndup(ref, (size_t)(at - ref));
+	*ret_version = xstrdup(at + 1);
+	return 0;
+}

@@ -409,11 +409,18 @@ qemu_capabilities(void)
 {
 	cJSON *args = cJSON_CreateObject(), *caps, *cap;
 
+	/* x-ignore-shared: guest RAM is in its own file, so saved states carry
+	 * only the devices. events: MIGRATION events, which end a save or a
+	 * resume (QEMU sends none without it). */
+	static const char *const names[] = { "x-ignore-shared", "events" };
+
 	caps = cJSON_AddArrayToObject(args, "capabilities");
-	cap = cJSON_CreateObject();
-	cJSON_AddStringToObject(cap, "capability", "x-ignore-shared");
-	cJSON_AddTrueToObject(cap, "state");
-	cJSON_AddItemToArray(caps, cap);
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		cap = cJSON_CreateObject();
+		cJSON_AddStringToObject(cap, "capability", names[i]);
+		cJSON_AddTrueToObject(cap, "state");
+		cJSON_AddItemToArray(caps, cap);
+	}
 	return args;
 }
 
@@ -487,7 +494,6 @@ qemu_qmp_ready(struct qmp *q, int err, void *arg)
 			    strerror(-err)));
 		return;
 	}
-	/* Guest RAM is in its own file: saved states carry only the devices. */
 	qmp_command(q, "migrate-set-capabilities", qemu_capabilities(), -1,
 	    qemu_cont_done, vm);
 	if (vm->phase != QEMU_BOOTING)

@@ -1,7 +1,8 @@
 /*
  * test_cli: the CLI's logic without a daemon: URL building and escaping,
  * ages, the API's error shape, the WebSocket handshake, exec's text frames,
- * checkpoint and restore answers (NDJSON) and the timeline's tree; then
+ * checkpoint and restore answers (NDJSON), the timeline's tree, checkpoint
+ * ids and NAME@VERSION, the templates table; then
  * requests and a whole exec against fakes forked in this process (a canned
  * HTTP answer, a WebSocket exec server built on common/ws).
  */
@@ -25,6 +26,7 @@
 #include "cli/client.h"
 #include "cli/exec.h"
 #include "cli/format.h"
+#include "cli/template.h"
 #include "cli/timeline.h"
 #include "cli/upgrade.h"
 #include "common/buf.h"
@@ -383,6 +385,99 @@ cp(cJSON *arr, const char *id, const char *source, const char *comment, int is_a
 	cJSON_AddBoolToObject(j, "memory", 0);
 	cJSON_AddItemToArray(arr, j);
 	return j;
+}
+
+static void
+test_timeline_memory(void **state)
+{
+	const int64_t now = 1795413600 + 60;
+	cJSON *arr = cJSON_CreateArray();
+	char *text;
+
+	cp(arr, "v0", NULL, "disk only", 0, 0);
+	cJSON_ReplaceItemInObject(cp(arr, "v1", "v0", "counting", 0, 1), "memory",
+	    cJSON_CreateTrue());
+	cJSON_ReplaceItemInObject(cp(arr, "v2", "v1", NULL, 1, 0), "memory",
+	    cJSON_CreateTrue());
+	text = timeline_render(arr, now);
+	assert_string_equal(text,
+	    "ID    CREATED  COMMENT\n"
+	    "v0    1m ago   disk only\n"
+	    "v1 *  1m ago   (memory) counting\n"
+	    "v2    1m ago   (auto) (memory)\n");
+	free(text);
+	cJSON_Delete(arr);
+}
+
+static void
+test_version_and_ref(void **state)
+{
+	static const char *yes[] = { "v0", "v3", "v123" };
+	static const char *no[] = { "", "v", "3", "V3", "v3a", "va", "rm", "undo", "v-1" };
+	char *name = NULL, *version = NULL;
+
+	for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+		assert_true(timeline_is_version(yes[i]));
+	for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+		assert_false(timeline_is_version(no[i]));
+	assert_false(timeline_is_version(NULL));
+
+	assert_int_equal(timeline_split_ref("dev", &name, &version), 0);
+	assert_string_equal(name, "dev");
+	assert_null(version);
+	free(name);
+	assert_int_equal(timeline_split_ref("dev@v3", &name, &version), 0);
+	assert_string_equal(name, "dev");
+	assert_string_equal(version, "v3");
+	free(name);
+	free(version);
+	name = version = NULL;
+	assert_int_equal(timeline_split_ref("@v3", &name, &version), -EINVAL);
+	assert_int_equal(timeline_split_ref("dev@", &name, &version), -EINVAL);
+	assert_int_equal(timeline_split_ref("", &name, &version), -EINVAL);
+	assert_null(name);
+	assert_null(version);
+}
+
+static cJSON *
+tpl(cJSON *arr, const char *name, const char *origin, const char *created)
+{
+	cJSON *j = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(j, "name", name);
+	if (origin != NULL)
+		cJSON_AddStringToObject(j, "origin", origin);
+	else
+		cJSON_AddNullToObject(j, "origin");
+	cJSON_AddStringToObject(j, "created_at", created);
+	cJSON_AddItemToArray(arr, j);
+	return j;
+}
+
+static void
+test_template_render(void **state)
+{
+	const int64_t now = 1795413600 + 7200;
+	cJSON *arr = cJSON_CreateArray();
+	char *text;
+
+	tpl(arr, "node-base", "dev@v3", "2026-11-23T06:00:00Z");
+	tpl(arr, "py", NULL, "2026-11-23T07:59:30Z");
+	tpl(arr, "x", "a-much-longer-sprite-name@v12", "garbage");
+	text = template_render(arr, now);
+	assert_string_equal(text,
+	    "NAME       ORIGIN                         CREATED\n"
+	    "node-base  dev@v3                         2h ago\n"
+	    "py         -                              30s ago\n"
+	    "x          a-much-longer-sprite-name@v12  -\n");
+	free(text);
+	cJSON_Delete(arr);
+
+	arr = cJSON_CreateArray();
+	text = template_render(arr, now);
+	assert_string_equal(text, "NAME  ORIGIN  CREATED\n");
+	free(text);
+	cJSON_Delete(arr);
 }
 
 static void
@@ -819,6 +914,9 @@ main(void)
 		cmocka_unit_test(test_exec_text),
 		cmocka_unit_test(test_timeline_result),
 		cmocka_unit_test(test_timeline_render),
+		cmocka_unit_test(test_timeline_memory),
+		cmocka_unit_test(test_version_and_ref),
+		cmocka_unit_test(test_template_render),
 		cmocka_unit_test_setup_teardown(test_request, setup_fake, teardown_fake),
 		cmocka_unit_test_setup_teardown(test_request_no_daemon, setup_fake, teardown_fake),
 		cmocka_unit_test_setup_teardown(test_stop_daemon, setup_fake, teardown_fake),
