@@ -663,6 +663,8 @@ api_handle(void *cls, struct MHD_Connection *conn, const char *url,
 		rq->refs = 1;
 		buf_init(&rq->body);
 		rq->route = api_route(url, method, &rq->name, &rq->ckpt, &bad_method);
+		if (rq->name != NULL)
+			core_touch(a->core, rq->name);	/* any call on a sprite is use */
 		if (rq->route == ROUTE_TEMPLATE_RM) {
 			rq->tname = rq->name;
 			rq->name = NULL;

@@ -63,6 +63,7 @@ struct exec {
 	struct agent			*agent;		/* while the session is live */
 	uint32_t			 chan;
 	int				 done;		/* exit sent or failed */
+	int				 held;		/* core_hold was called */
 	struct exec			*next;		/* in api->execs once upgraded */
 };
 
@@ -285,6 +286,7 @@ exec_lost(void *arg, const char *why)
 
 	ex->agent = NULL;
 	ex->done = 1;
+	ex->held = 0;	/* the sprite it held stopped; a later one is not ours */
 	msg = xasprintf("sprite \"%s\" stopped while the command ran (%s)", ex->name, why);
 	exec_send_error(ex, "sprite_stopped", msg);
 	free(msg);
@@ -377,6 +379,9 @@ exec_end(struct exec *ex)
 {
 	struct exec **pp;
 
+	if (ex->held)
+		core_unhold(ex->api->core, ex->name);
+	ex->held = 0;
 	for (pp = &ex->api->execs; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == ex) {
 			*pp = ex->next;
@@ -437,6 +442,11 @@ exec_upgraded(void *cls, struct MHD_Connection *conn, void *req_cls,
 		r = agent_exec(ex->agent, &spec, &exec_session_cb, ex, &ex->chan);
 		if (r < 0)
 			cause = xstrdup("the sprite's agent is not connected");
+	}
+	if (r == 0) {
+		/* An open session keeps the sprite awake, quiet or not. */
+		core_hold(ex->api->core, ex->name);
+		ex->held = 1;
 	}
 	if (r < 0) {
 		ex->agent = NULL;

@@ -153,6 +153,10 @@ serve_main(int argc, char **argv)
 	cfg.vmm = &qemu_vmm_ops;
 	env = getenv("SPRIG_BOOT_TIMEOUT");
 	cfg.boot_timeout_ms = env ? atoi(env) * 1000 : 0;
+	/* Idle sprites sleep after SPRIG_IDLE seconds ("off": never); 30 s
+	 * by default, as Sprites do. */
+	env = getenv("SPRIG_IDLE");
+	cfg.idle_s = env == NULL ? 30 : strcmp(env, "off") == 0 ? 0 : atoi(env);
 	r = core_new(loop, &cfg, &core, &cause);
 	if (r < 0) {
 		fprintf(stderr, "sprig: %s\n", cause);

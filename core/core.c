@@ -106,6 +106,7 @@ sprite_free(struct sprite *s)
 			break;
 		}
 	}
+	idle_disarm(s);
 	free(s->name);
 	free(s->layer_file);
 	free(s->origin);
@@ -156,6 +157,8 @@ sprite_op_end(struct sprite *s, int err, const char *cause)
 	}
 	if (s->vm == NULL && s->img_proc == NULL)
 		sprite_free(s);
+	else
+		idle_arm(s);
 }
 
 char *
@@ -909,6 +912,7 @@ core_new(struct loop *l, const struct core_config *cfg, struct core **ret, char 
 	c->home = xstrdup(cfg->home);
 	c->layers_dir = xasprintf("%s/layers", cfg->home);
 	c->boot_timeout_ms = cfg->boot_timeout_ms > 0 ? cfg->boot_timeout_ms : 60000;
+	c->idle_ms = cfg->idle_s > 0 ? (uint64_t)cfg->idle_s * 1000 : 0;
 	c->mem_mb = cfg->mem_mb > 0 ? cfg->mem_mb : 256;
 	c->cpus = cfg->cpus > 0 ? cfg->cpus : 1;
 	r = mkdir_p(c->layers_dir, 0700);

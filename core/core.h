@@ -30,6 +30,7 @@ struct core_config {
 	int			 boot_timeout_ms;
 	int			 mem_mb;
 	int			 cpus;
+	int			 idle_s;	/* sleep after this long unused; 0: never */
 };
 
 typedef void (*core_done_fn)(void *arg, int err, const char *cause);
@@ -54,6 +55,15 @@ int core_destroy(struct core *c, const char *name, core_done_fn fn, void *arg, c
  */
 int core_sleep(struct core *c, const char *name, core_done_fn fn, void *arg, char **cause);
 int core_wake(struct core *c, const char *name, core_done_fn fn, void *arg, char **cause);
+
+/*
+ * Activity, for idle sleep: touch marks a sprite used now; hold and unhold
+ * bracket a client that keeps it awake however long it is quiet (an open
+ * exec session). Unknown or stopped sprites are ignored.
+ */
+void core_touch(struct core *c, const char *name);
+void core_hold(struct core *c, const char *name);
+void core_unhold(struct core *c, const char *name);
 
 /* Calls @fn once no operation is under way on @name (at once if none is). */
 int core_wait_idle(struct core *c, const char *name, core_done_fn fn, void *arg, char **cause);

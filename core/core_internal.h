@@ -52,6 +52,11 @@ struct sprite {
 	 * stops the VM and goes on), and its state. */
 	void		(*on_exit)(struct sprite *s);
 	void		*tl;
+	/* Idle sleep (idle.c): the last sign of use, the clients holding it
+	 * awake (open exec sessions), and the timer that puts it to sleep. */
+	uint64_t	 last_active_ms;
+	int		 holds;
+	uint64_t	 idle_timer;
 	struct sprite	*next;
 };
 
@@ -75,6 +80,7 @@ struct core {
 	int			 boot_timeout_ms;
 	int			 mem_mb;
 	int			 cpus;
+	uint64_t		 idle_ms;	/* 0: sprites never fall asleep */
 	struct sprite		*sprites;
 	struct deferred		*deferred;
 };
@@ -122,6 +128,11 @@ char *sprite_sleep_state(struct core *c, int64_t id);
 int sleep_wake_failed(struct sprite *s, const char *cause);
 /* sleep.c: the VM of a sprite going to sleep exited. */
 void sleep_vm_exited(struct sprite *s, const char *why);
+
+/* idle.c: (re)arms the timer that puts an idle awake sprite to sleep;
+ * does nothing while it is held, busy or not awake. */
+void idle_arm(struct sprite *s);
+void idle_disarm(struct sprite *s);
 
 /* timeline.c: start-up recovery of checkpoints cut off by a crash. */
 void timeline_recover(struct core *c);

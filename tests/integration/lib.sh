@@ -8,6 +8,8 @@ set -euo pipefail
 export PATH="$SPRIG_BUILD:$PATH"
 export SPRIG_HOME
 SPRIG_HOME=$(mktemp -d /tmp/sprig-test.XXXXXX)
+# Sprites do not fall asleep under tests that do not ask for it (test_idle.sh).
+export SPRIG_IDLE=${SPRIG_IDLE:-off}
 TEST_NAME=$(basename "$0" .sh)
 failures=0
 

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Scale to zero: an idle sprite falls asleep by itself (no QEMU left), an
+# open exec session keeps it awake, and any exec wakes it with its processes
+# where they were, once, however many clients ask at the same time.
+export SPRIG_IDLE=3
+source "$(dirname "$0")/lib.sh"
+shared_image
+
+state() { sprig list | awk -v n="$1" '$1 == n {print $2}'; }
+
+# Seconds (to 0.1) from now until sprite $1 shows $2, at most $3 seconds.
+wait_state() {
+	local t0 t
+	t0=$(date +%s%N)
+	while [ "$(state "$1")" != "$2" ]; do
+		sleep 0.1
+		t=$((($(date +%s%N) - t0) / 100000000))
+		[ "$t" -ge $(($3 * 10)) ] && { echo "never"; return; }
+	done
+	t=$((($(date +%s%N) - t0) / 100000000))
+	echo "$((t / 10)).$((t % 10))"
+}
+
+sprig create dev >/dev/null
+sprig exec dev -- sh -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.1; done >/dev/null 2>&1 & echo $! > /tmp/pid'
+pid=$(sprig exec dev -- cat /tmp/pid)
+took=$(wait_state dev sleeping 10)
+if [ "$took" != "never" ] && awk -v t="$took" 'BEGIN {exit !(t >= 2.5 && t <= 4.5)}'; then
+	pass "asleep about 3 s after the last use ($took s)"
+else
+	fail "idle sleep after 3 s: took $took s"
+fi
+expect_eq "no QEMU while asleep" "" "$(test_qemu_pids)"
+before=$(cat "$SPRIG_HOME"/ram/*.state >/dev/null && echo saved)
+expect_eq "its state is on disk" "saved" "$before"
+
+# An exec wakes it; the background counter is the same process and went on.
+expect_eq "exec wakes it: same pid" "$pid" "$(sprig exec dev -- sh -c "kill -0 $pid && echo $pid")"
+c1=$(sprig exec dev -- cat /tmp/count)
+sleep 0.5
+c2=$(sprig exec dev -- cat /tmp/count)
+[ "$c2" -gt "$c1" ] && pass "the counter goes on after the wake ($c1 -> $c2)" || fail "counter stuck at $c1 -> $c2"
+
+# An open exec session keeps it awake past the idle time.
+sprig exec dev -- sleep 6 &
+held=$!
+sleep 5
+expect_eq "awake while a session is open" "running" "$(state dev)"
+wait $held
+took=$(wait_state dev sleeping 10)
+[ "$took" != "never" ] && pass "asleep again after the session ended ($took s)" || fail "never slept after the session"
+
+# Eight clients at once on a sleeping sprite: one wake, all served.
+for i in 1 2 3 4 5 6 7 8; do
+	sprig exec dev -- echo "client $i" >"$SPRIG_HOME/c$i.out" 2>&1 &
+done
+wait
+served=0
+for i in 1 2 3 4 5 6 7 8; do
+	[ "$(cat "$SPRIG_HOME/c$i.out")" == "client $i" ] && served=$((served + 1))
+done
+expect_eq "8 concurrent clients served by one wake" 8 "$served"
+expect_eq "one QEMU for it" 1 "$(test_qemu_pids | wc -l)"
+expect_eq "one wake in the event log" 2 \
+	"$(sqlite3 "$SPRIG_HOME/sprig.db" "select count(*) from events where sprite = 'dev' and kind = 'wake'")"
+finish
