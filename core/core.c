@@ -296,6 +296,18 @@ sprite_boot(struct sprite *s, const struct sprite_row *row, const char *incoming
 	return r;
 }
 
+void
+sprite_forget_memory(struct core *c, int64_t id)
+{
+	char *ram = sprite_ram_file(c, id), *state = sprite_sleep_state(c, id);
+
+	unlink(ram);
+	unlink(state);
+	free(ram);
+	free(state);
+	store_sprite_set_state(c->store, id, SPRITE_STOPPED, NULL);
+}
+
 char *
 sprite_ram_file(struct core *c, int64_t id)
 {
@@ -581,6 +593,11 @@ core_start(struct core *c, const char *name, core_done_fn fn, void *arg, char **
 		core_defer(c, fn, arg, 0, NULL);	/* already running */
 		return 0;
 	}
+	if (strcmp(row.state, SPRITE_SLEEPING) == 0) {
+		/* Starting a sleeping sprite wakes it: its processes are kept. */
+		sprite_row_done(&row);
+		return core_wake(c, name, fn, arg, cause);
+	}
 	s = sprite_new(c, name, row.id);
 	s->op = OP_START;
 	s->layer_id = row.top_layer_id;
@@ -603,9 +620,11 @@ core_stop(struct core *c, const char *name, core_done_fn fn, void *arg, char **c
 	int r;
 
 	r = sprite_for_op(c, name, &row, &s, cause);
-	sprite_row_done(&row);
 	if (r < 0)
 		return r;
+	if (strcmp(row.state, SPRITE_SLEEPING) == 0)
+		sprite_forget_memory(c, row.id);	/* stopped: cold from now on */
+	sprite_row_done(&row);
 	if (s == NULL || s->vm == NULL) {
 		core_defer(c, fn, arg, 0, NULL);	/* already stopped */
 		return 0;

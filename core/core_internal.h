@@ -97,6 +97,8 @@ void sprite_op_end(struct sprite *s, int err, const char *cause);
  * the device state @incoming with the RAM already in its RAM file. */
 int sprite_boot(struct sprite *s, const struct sprite_row *row, const char *incoming,
     char **cause);
+/* Drops a sleeping sprite's saved memory; it is stopped from then on. */
+void sprite_forget_memory(struct core *c, int64_t id);
 /* Where a sprite's guest RAM lives while it is awake (newly allocated). */
 char *sprite_ram_file(struct core *c, int64_t id);
 /* Undoes a create: removes the sprite's rows and files, ends the op. */

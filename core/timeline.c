@@ -663,7 +663,7 @@ restore_stopped(struct sprite *s)
 	int r;
 
 	store_sprite_set_process(c->store, s->id, 0, 0, NULL);
-	store_sprite_set_state(c->store, s->id, SPRITE_STOPPED, NULL);
+	sprite_forget_memory(c, s->id);	/* a sleeping sprite's memory is not the restored disk's */
 	failpoint("restore:vm-stopped");
 	r = store_checkpoint_get_id(c->store, rs->target_id, &target);
 	if (r == 0)

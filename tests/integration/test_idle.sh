@@ -63,4 +63,15 @@ expect_eq "8 concurrent clients served by one wake" 8 "$served"
 expect_eq "one QEMU for it" 1 "$(test_qemu_pids | wc -l)"
 expect_eq "one wake in the event log" 2 \
 	"$(sqlite3 "$SPRIG_HOME/sprig.db" "select count(*) from events where sprite = 'dev' and kind = 'wake'")"
+
+# start on a sleeping sprite wakes it; stop drops its memory for good.
+sprig sleep dev >/dev/null
+sprig start dev >/dev/null
+expect_eq "start wakes a sleeping sprite: same pid" "$pid" "$(sprig exec dev -- sh -c "kill -0 $pid && echo $pid")"
+sprig sleep dev >/dev/null
+sprig stop dev >/dev/null
+expect_eq "stop of a sleeping sprite: stopped" "stopped" "$(state dev)"
+expect_eq "and its saved memory is gone" "" "$(ls "$SPRIG_HOME/ram/")"
+sprig start dev >/dev/null
+expect_eq "the next start is cold" "gone" "$(sprig exec dev -- sh -c "kill -0 $pid 2>/dev/null && echo alive || echo gone")"
 finish
