@@ -71,6 +71,34 @@ for i in $(seq "$RUNS"); do
 done
 row "restore (disk) to first exec (ms)" "$(printf '%s\n' "${samples[@]}" | median)" "<= $((${cold%.*} + 300))"
 
+# Memory: a memory checkpoint, and a restore from it to the first exec.
+sprig start "$keep" >/dev/null
+row "memory checkpoint, 256 MiB guest (ms)" \
+	"$(python3 "$(dirname "$0")/median.py" "$RUNS" sprig checkpoint --memory "$keep")" "<= 250"
+mem_v=$(sprig checkpoints "$keep" --json | python3 -c 'import json,sys; print([c["id"] for c in json.load(sys.stdin) if c["memory"]][-1])')
+samples=()
+for i in $(seq "$RUNS"); do
+	t0=$(now_ms)
+	sprig restore "$keep" "$mem_v" >/dev/null
+	sprig exec "$keep" -- true
+	samples+=($(( $(now_ms) - t0 )))
+done
+row "restore from memory to first exec (ms)" "$(printf '%s\n' "${samples[@]}" | median)" "<= 400"
+
+# Sleep and wake: by hand, then an exec that wakes it.
+samples=()
+wakes=()
+for i in $(seq "$RUNS"); do
+	t0=$(now_ms)
+	sprig sleep "$keep" >/dev/null
+	samples+=($(( $(now_ms) - t0 )))
+	t0=$(now_ms)
+	sprig exec "$keep" -- true
+	wakes+=($(( $(now_ms) - t0 )))
+done
+row "sleep, through the CLI (ms)" "$(printf '%s\n' "${samples[@]}" | median)" "<= 100"
+row "wake to first exec answered (ms)" "$(printf '%s\n' "${wakes[@]}" | median)" "<= 250"
+
 # Host memory of one idle awake sprite (256 MiB guest).
 sleep 5
 pid=$(test_qemu_pids | head -1)
