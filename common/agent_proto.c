@@ -72,6 +72,29 @@ agent_frame_add(struct buf *out, uint16_t type, uint32_t chan,
 	agent_frame_end(out, off);
 }
 
+void
+agent_window_add(struct buf *out, uint16_t type, uint32_t chan, uint32_t bytes)
+{
+	size_t off = agent_frame_begin(out, type, chan);
+
+	buf_add_u32(out, bytes);
+	agent_frame_end(out, off);
+}
+
+int
+agent_window_decode(const uint8_t *p, size_t n, uint32_t *ret_bytes)
+{
+	struct rd r;
+	uint32_t bytes;
+
+	rd_init(&r, p, n);
+	bytes = rd_u32(&r);
+	if (r.err)
+		return -EPROTO;
+	*ret_bytes = bytes;
+	return 0;
+}
+
 static void
 agent_strv_add(struct buf *out, char **v)
 {
@@ -176,6 +199,8 @@ agent_type_name(uint16_t type)
 	case AGENT_EXIT: return "exit";
 	case AGENT_SIGNAL: return "signal";
 	case AGENT_RESIZE: return "resize";
+	case AGENT_WINDOW: return "window";
+	case AGENT_STDIN_WINDOW: return "stdin-window";
 	case AGENT_SHUTDOWN: return "shutdown";
 	case AGENT_SYNC: return "sync";
 	case AGENT_SYNC_DONE: return "sync-done";

@@ -19,6 +19,26 @@
  * ends with one EXIT after the process has exited and its output is drained.
  * An unknown type is ignored, so either side may be newer; a malformed frame
  * (bad length or payload) closes the connection.
+ *
+ * Flow control is per session and by credit, in payload bytes, so that one
+ * session's slow reader or writer never holds up the channel:
+ *
+ *  - Output: the guest may send AGENT_WINDOW_SIZE bytes of STDOUT/STDERR
+ *    payload on a session before the host grants more with WINDOW. While
+ *    that credit is used up the guest leaves the session's pipes (or pty)
+ *    unread; since EXIT waits for end of file on them, it comes only after
+ *    all output was sent.
+ *  - Stdin: the host may send AGENT_WINDOW_SIZE bytes of STDIN payload on a
+ *    session before the guest grants more with STDIN_WINDOW, which it does
+ *    once it has written those bytes to the process (or thrown them away
+ *    because nobody will read them). So the guest never holds a frame nor
+ *    stops reading the port. Bytes beyond the credit are a host bug: the
+ *    guest logs it and kills that session.
+ *
+ * Both sides give credit back in batches of at least AGENT_WINDOW_BATCH.
+ * That cannot deadlock while the batch is smaller than the window: a sender
+ * with no credit left has AGENT_WINDOW_SIZE bytes unreturned, so once the
+ * receiver is rid of them it owes at least one batch.
  */
 #ifndef SPRIG_AGENT_PROTO_H
 #define SPRIG_AGENT_PROTO_H
@@ -30,10 +50,14 @@
 
 #define AGENT_HDR_SIZE		12
 #define AGENT_MAX_PAYLOAD	(1u << 20)
-#define AGENT_VERSION		1
+#define AGENT_VERSION		2	/* 2: WINDOW and STDIN_WINDOW */
 #define AGENT_PORT_NAME		"org.sprig.agent"
 /* Largest STDOUT/STDERR/STDIN chunk a side sends in one frame. */
 #define AGENT_CHUNK		65536
+/* Each session's initial credit, for its output and for its stdin. */
+#define AGENT_WINDOW_SIZE	(256u * 1024)
+/* Credit is given back once this much has accumulated. */
+#define AGENT_WINDOW_BATCH	(64u * 1024)
 
 enum agent_type {
 	AGENT_HELLO = 1,	/* host: u32 version, u64 host unix ms (the guest
@@ -51,6 +75,8 @@ enum agent_type {
 	AGENT_EXIT = 17,	/* guest: i32 exit code, i32 signal (0 if none) */
 	AGENT_SIGNAL = 18,	/* host: i32 signal number, sent to the process group */
 	AGENT_RESIZE = 19,	/* host: u16 rows, u16 cols */
+	AGENT_WINDOW = 20,	/* host: u32 bytes more of output credit */
+	AGENT_STDIN_WINDOW = 21, /* guest: u32 bytes more of stdin credit */
 	AGENT_SHUTDOWN = 30,	/* host: empty; the guest syncs and powers off */
 	AGENT_SYNC = 31,	/* host: u64 cookie; the guest flushes its page cache */
 	AGENT_SYNC_DONE = 32,	/* guest: u64 cookie, once sync() returned */
@@ -89,6 +115,12 @@ void agent_frame_add(struct buf *out, uint16_t type, uint32_t chan,
  */
 size_t agent_frame_begin(struct buf *out, uint16_t type, uint32_t chan);
 void agent_frame_end(struct buf *out, size_t hdr_off);
+
+/* Appends a WINDOW or STDIN_WINDOW frame granting @bytes on @chan. */
+void agent_window_add(struct buf *out, uint16_t type, uint32_t chan, uint32_t bytes);
+/* Decodes a WINDOW or STDIN_WINDOW payload (it may grow at the end in a newer
+ * peer). Returns 0, or -EPROTO when it is too short. */
+int agent_window_decode(const uint8_t *p, size_t n, uint32_t *ret_bytes);
 
 /* Appends an EXEC frame for @e on @chan. */
 void agent_exec_add(struct buf *out, uint32_t chan, const struct agent_exec *e);

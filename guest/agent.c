@@ -2,7 +2,9 @@
  * agent: the guest end of the agent protocol on the virtio-serial port
  * org.sprig.agent. It owns the port, the bytes read from the host and not
  * yet handled, and the queue of frames toward the host; it decodes frames
- * and hands the session ones to session.c.
+ * and hands the session ones to session.c. Every frame is handled as it
+ * arrives (per-session credit bounds what a session can be sent), so one
+ * session's child not reading its stdin never stops the port being read.
  *
  * The host end is QEMU's chardev socket, which the daemon may leave and
  * join again. While no host is connected the port polls as POLLHUP without
@@ -58,7 +60,6 @@ static struct {
 	int		 fd;		/* the port, -1 until found */
 	int		 up;		/* a host is there and fd is in the loop */
 	int		 mask;		/* what fd is watched for while up */
-	int		 held;		/* the frame at the head of @in waits for a session */
 	size_t		 head_left;	/* bytes of @out's first frame still to write,
 					 * once part of it is written; 0 at a frame start */
 	uint64_t	 timer;
@@ -93,6 +94,12 @@ agent_send_exec_err(uint32_t chan, int err, const char *message)
 	buf_add_u32(&ag.out, (uint32_t)err);
 	buf_add_str(&ag.out, message);
 	agent_frame_end(&ag.out, off);
+}
+
+void
+agent_send_stdin_window(uint32_t chan, uint32_t bytes)
+{
+	agent_window_add(&ag.out, AGENT_STDIN_WINDOW, chan, bytes);
 }
 
 void
@@ -166,7 +173,6 @@ agent_down(const char *why)
 	loop_del_fd(ag.loop, ag.fd);
 	ag.up = 0;
 	ag.mask = 0;
-	ag.held = 0;
 	ag.head_left = 0;
 	buf_reset(&ag.in);
 	buf_reset(&ag.out);
@@ -177,7 +183,6 @@ agent_down(const char *why)
 static void
 agent_greet(void)
 {
-	ag.held = 0;
 	ag.head_left = 0;
 	buf_reset(&ag.in);
 	buf_reset(&ag.out);
@@ -229,12 +234,12 @@ agent_exec(uint32_t chan, const uint8_t *p, size_t len)
 	agent_exec_done(&e);
 }
 
-/* Handles one frame. Returns -EAGAIN to hold it for a later turn. */
-static int
+/* Handles one frame. */
+static void
 agent_frame(const struct agent_hdr *h, const uint8_t *p)
 {
 	struct rd r;
-	uint32_t version, sig;
+	uint32_t version, sig, bytes;
 	uint64_t ms;
 	uint16_t rows, cols;
 
@@ -247,12 +252,12 @@ agent_frame(const struct agent_hdr *h, const uint8_t *p)
 		if (r.err)
 			break;
 		agent_host_hello(version, ms);
-		return 0;
+		return;
 	case AGENT_PING:
 		if (h->len < 8)
 			break;
 		agent_send(AGENT_PONG, h->chan, p, 8);
-		return 0;
+		return;
 	case AGENT_SYNC:
 		/* Before a disk checkpoint: what the guest wrote must be on the
 		 * disk the host freezes. sync() blocks the agent for its
@@ -261,47 +266,52 @@ agent_frame(const struct agent_hdr *h, const uint8_t *p)
 			break;
 		sync();
 		agent_send(AGENT_SYNC_DONE, h->chan, p, 8);
-		return 0;
+		return;
 	case AGENT_EXEC:
 		agent_exec(h->chan, p, h->len);
-		return 0;
+		return;
 	case AGENT_STDIN:
-		return session_stdin(h->chan, p, h->len);
+		session_stdin(h->chan, p, h->len);
+		return;
 	case AGENT_STDIN_EOF:
 		session_stdin_eof(h->chan);
-		return 0;
+		return;
 	case AGENT_SIGNAL:
 		sig = rd_u32(&r);
 		if (r.err)
 			break;
 		session_signal(h->chan, (int)sig);
-		return 0;
+		return;
+	case AGENT_WINDOW:
+		if (agent_window_decode(p, h->len, &bytes) < 0)
+			break;
+		session_window(h->chan, bytes);
+		return;
 	case AGENT_RESIZE:
 		rows = rd_u16(&r);
 		cols = rd_u16(&r);
 		if (r.err)
 			break;
 		session_resize(h->chan, rows, cols);
-		return 0;
+		return;
 	case AGENT_SHUTDOWN:
 		init_log("the host asked to power off");
 		session_kill_all();
 		init_poweroff();
 	default:
-		return 0;	/* a newer host: ignore what we do not know */
+		return;	/* a newer host: ignore what we do not know */
 	}
 	init_log("malformed %s frame (%u bytes)", agent_type_name(h->type), h->len);
-	return 0;
 }
 
-/* Handles the whole frames in @in, until one must be held. */
+/* Handles the whole frames in @in. */
 static void
 agent_process(void)
 {
 	struct agent_hdr h;
 	int r;
 
-	while (ag.up && !ag.held) {
+	while (ag.up) {
 		r = agent_hdr_decode(buf_head(&ag.in), buf_used(&ag.in), &h);
 		if (r == -EAGAIN)
 			return;
@@ -313,10 +323,7 @@ agent_process(void)
 		}
 		if (buf_used(&ag.in) - AGENT_HDR_SIZE < h.len)
 			return;
-		if (agent_frame(&h, buf_head(&ag.in) + AGENT_HDR_SIZE) == -EAGAIN) {
-			ag.held = 1;
-			return;
-		}
+		agent_frame(&h, buf_head(&ag.in) + AGENT_HDR_SIZE);
 		buf_consume(&ag.in, AGENT_HDR_SIZE + h.len);
 	}
 }
@@ -326,7 +333,7 @@ agent_read(void)
 {
 	ssize_t n;
 
-	while (ag.up && !ag.held && buf_used(&ag.in) < AGENT_IN_MAX) {
+	while (ag.up && buf_used(&ag.in) < AGENT_IN_MAX) {
 		n = read(ag.fd, buf_reserve(&ag.in, AGENT_READ_SIZE), AGENT_READ_SIZE);
 		if (n > 0) {
 			buf_commit(&ag.in, (size_t)n);
@@ -513,11 +520,6 @@ agent_before_sleep(struct loop *l, void *arg)
 {
 	int mask;
 
-	/* A held frame gets another try each turn: something may have drained. */
-	if (ag.held) {
-		ag.held = 0;
-		agent_process();
-	}
 	agent_flush();
 	agent_trim(&ag.in);
 	agent_trim(&ag.out);
@@ -525,7 +527,7 @@ agent_before_sleep(struct loop *l, void *arg)
 	if (!ag.up)
 		return;
 	mask = 0;
-	if (!ag.held && buf_used(&ag.in) < AGENT_IN_MAX)
+	if (buf_used(&ag.in) < AGENT_IN_MAX)
 		mask |= LOOP_READ;
 	if (buf_used(&ag.out) > 0)
 		mask |= LOOP_WRITE;

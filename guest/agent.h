@@ -19,12 +19,14 @@ void agent_send_exec_ok(uint32_t chan, int pid);
 /* @err is a positive errno. */
 void agent_send_exec_err(uint32_t chan, int err, const char *message);
 void agent_send_exit(uint32_t chan, int code, int sig);
+/* Gives the host @bytes more stdin credit on @chan. */
+void agent_send_stdin_window(uint32_t chan, uint32_t bytes);
 
 /*
- * Once per loop turn, before the loop sleeps: runs frames held back for a
- * slow session, writes to the host, and sets what the port and the sessions'
- * descriptors are watched for (output is not read while the queue toward
- * the host is full).
+ * Once per loop turn, before the loop sleeps: writes to the host, and sets
+ * what the port and the sessions' descriptors are watched for (output is not
+ * read while the queue toward the host is full, nor for a session without
+ * output credit).
  */
 void agent_before_sleep(struct loop *l, void *arg);
 

@@ -10,6 +10,15 @@
  * wrote can arrive after EXIT. Descriptors are watched from the loop's
  * before-sleep hook (session_update_all) according to the session's state,
  * so callbacks only change state. Callbacks find their session by channel.
+ *
+ * Flow control (common/agent_proto.h): a session reads its output only while
+ * it has output credit from the host, so a host that does not take one
+ * session's output stops only that session's child (which then blocks on a
+ * full pipe), and EXIT, which waits for end of file, follows its output.
+ * Stdin the host sends is within the credit this end gave; each byte taken
+ * off the queue (written to the child, or thrown away because nobody will
+ * read it) is credit given back. A host that sends more than its credit
+ * has a bug the child must not pay for silently: the session is killed.
  */
 #include "session.h"
 
@@ -33,8 +42,6 @@
 #include "agent.h"
 #include "sprig-init.h"
 
-/* Unwritten stdin a session may hold before the host's frames wait. */
-#define SESSION_STDIN_CAP	(1u << 20)
 #define SESSION_ROWS		24
 #define SESSION_COLS		80
 
@@ -70,6 +77,10 @@ struct session {
 	struct session_fd	 err;		/* stderr pipe; unused with a pty */
 	struct buf		 inq;		/* stdin not written yet */
 	int			 in_eof;	/* close stdin once inq drains */
+	int			 in_broken;	/* the host overran its credit */
+	size_t			 in_unreturned;	/* stdin taken, credit not given back */
+	size_t			 in_grant;	/* credit to give back, batched */
+	uint64_t		 out_window;	/* output credit left */
 	int			 out_done;	/* the pty reached EIO */
 };
 
@@ -123,6 +134,29 @@ session_free(struct session *s)
 	session_close_fd(&s->err);
 	buf_done(&s->inq);
 	free(s);
+}
+
+/* @n bytes of stdin are off the queue: the host may send as many more. */
+static void
+session_input_done(struct session *s, size_t n)
+{
+	s->in_unreturned -= n;
+	s->in_grant += n;
+	if (s->in_grant >= AGENT_WINDOW_BATCH) {
+		agent_send_stdin_window(s->chan, (uint32_t)s->in_grant);
+		s->in_grant = 0;
+	}
+}
+
+/* Throws away the stdin nobody will read, giving its credit back. */
+static void
+session_drop_input(struct session *s)
+{
+	size_t n = buf_used(&s->inq);
+
+	buf_reset(&s->inq);
+	if (n > 0)
+		session_input_done(s, n);
 }
 
 /* Whether all output has been read to end of file. */
@@ -405,6 +439,7 @@ session_exec(uint32_t chan, const struct agent_exec *e, char **cause)
 	s->in.fd = tty ? master : fds[3];
 	s->out.fd = tty ? -1 : fds[4];
 	s->err.fd = tty ? -1 : fds[6];
+	s->out_window = AGENT_WINDOW_SIZE;
 	buf_init(&s->inq);
 	if (nsessions == sessions_cap) {
 		sessions_cap = sessions_cap ? sessions_cap * 2 : 8;
@@ -436,6 +471,7 @@ session_write_input(struct session *s)
 		n = write(s->in.fd, buf_head(&s->inq), buf_used(&s->inq));
 		if (n > 0) {
 			buf_consume(&s->inq, (size_t)n);
+			session_input_done(s, (size_t)n);
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -443,7 +479,7 @@ session_write_input(struct session *s)
 		if (n < 0 && errno == EAGAIN)
 			return;
 		/* EPIPE: the child closed its stdin; nobody will read the rest. */
-		buf_reset(&s->inq);
+		session_drop_input(s);
 		if (!s->tty)
 			session_close_fd(&s->in);
 		return;
@@ -477,15 +513,20 @@ session_read_exec(struct session *s)
 	session_check_end(s);
 }
 
-/* Reads one chunk of output; at end of file the descriptor is closed. */
+/* Reads one chunk of output, within the credit; at end of file the
+ * descriptor is closed. */
 static void
 session_read_output(struct session *s, struct session_fd *f, uint16_t type)
 {
 	static uint8_t chunk[AGENT_CHUNK];
+	size_t want = s->out_window < sizeof chunk ? (size_t)s->out_window : sizeof chunk;
 	ssize_t n;
 
-	n = read(f->fd, chunk, sizeof chunk);
+	if (want == 0)
+		return;
+	n = read(f->fd, chunk, want);
 	if (n > 0) {
+		s->out_window -= (size_t)n;
 		agent_send(type, s->chan, chunk, (size_t)n);
 		return;
 	}
@@ -496,7 +537,7 @@ session_read_output(struct session *s, struct session_fd *f, uint16_t type)
 		init_log("channel %u: read: %s", s->chan, strerror(errno));
 	if (s->tty) {
 		s->out_done = 1;
-		buf_reset(&s->inq);
+		session_drop_input(s);
 	}
 	session_close_fd(f);
 }
@@ -519,7 +560,7 @@ session_io(struct loop *l, int fd, int events, void *arg)
 		if (events & LOOP_READ)
 			session_read_output(s, &s->in, AGENT_STDOUT);
 		else if (events & LOOP_HUP)
-			buf_reset(&s->inq);	/* the slave side is gone */
+			session_drop_input(s);	/* the slave side is gone */
 	} else if (fd == s->out.fd) {
 		session_read_output(s, &s->out, AGENT_STDOUT);
 	} else if (fd == s->err.fd) {
@@ -554,10 +595,9 @@ session_watch(struct session *s, struct session_fd *f, int want)
 void
 session_update_all(int out_full)
 {
-	int rd = out_full ? 0 : LOOP_READ;
-
 	for (size_t i = 0; i < nsessions; i++) {
 		struct session *s = sessions[i];
+		int rd = out_full || s->out_window == 0 ? 0 : LOOP_READ;
 		int wr = buf_used(&s->inq) > 0 ? LOOP_WRITE : 0;
 
 		session_watch(s, &s->exec, LOOP_READ);
@@ -573,19 +613,41 @@ session_update_all(int out_full)
 	}
 }
 
-int
+void
 session_stdin(uint32_t chan, const void *data, size_t len)
 {
 	struct session *s = session_find(chan);
 
-	if (s == NULL || s->in.fd < 0 || s->in_eof || len == 0)
-		return 0;
-	if (buf_used(&s->inq) >= SESSION_STDIN_CAP)
-		return -EAGAIN;
+	/* No session: it ended, and so does the host's once EXIT arrives. */
+	if (s == NULL || s->in_broken || len == 0)
+		return;
+	if (len > AGENT_WINDOW_SIZE - s->in_unreturned) {
+		init_log("channel %u: %zu bytes of stdin over the host's credit of %zu; "
+		    "killing the session", chan, len, AGENT_WINDOW_SIZE - s->in_unreturned);
+		s->in_broken = 1;
+		buf_reset(&s->inq);
+		if (!s->tty)
+			session_close_fd(&s->in);
+		session_signal(chan, SIGKILL);
+		return;
+	}
+	s->in_unreturned += len;
+	if (s->in.fd < 0 || s->in_eof || (s->tty && s->out_done)) {
+		session_input_done(s, len);	/* nobody will read it */
+		return;
+	}
 	buf_add(&s->inq, data, len);
 	if (s->started)
 		session_write_input(s);
-	return 0;
+}
+
+void
+session_window(uint32_t chan, uint32_t bytes)
+{
+	struct session *s = session_find(chan);
+
+	if (s != NULL)
+		s->out_window += bytes;
 }
 
 void

@@ -19,9 +19,11 @@ void session_init(struct loop *l);
  * *cause to send as EXEC_ERR (the caller frees it).
  */
 int session_exec(uint32_t chan, const struct agent_exec *e, char **cause);
-/* Returns -EAGAIN, taking nothing, while the session already holds too much
- * unwritten input: the caller holds the frame and retries on a later turn. */
-int session_stdin(uint32_t chan, const void *data, size_t len);
+/* Queues stdin for the child. It always takes the bytes: the host sends no
+ * more than its credit (a host that does is logged and the session killed). */
+void session_stdin(uint32_t chan, const void *data, size_t len);
+/* WINDOW: the host grants @bytes more of the session's output. */
+void session_window(uint32_t chan, uint32_t bytes);
 void session_stdin_eof(uint32_t chan);
 void session_signal(uint32_t chan, int sig);
 void session_resize(uint32_t chan, unsigned rows, unsigned cols);
@@ -30,8 +32,9 @@ void session_resize(uint32_t chan, unsigned rows, unsigned cols);
 void session_reaped(pid_t pid, int status);
 /* SIGKILLs every session's process group and forgets the sessions. */
 void session_kill_all(void);
-/* Sets what each session's descriptors are watched for; with @out_full,
- * output is left in the pipes (back-pressure toward the children). */
+/* Sets what each session's descriptors are watched for; with @out_full, or
+ * for a session without output credit, output is left in the pipes
+ * (back-pressure toward the children). */
 void session_update_all(int out_full);
 
 #endif

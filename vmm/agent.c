@@ -1,6 +1,8 @@
 /*
  * agent: host side of the agent channel. Owns the channel fd, its input and
- * output buffers, the table of exec sessions and the pending pings.
+ * output buffers, the table of exec sessions (with each one's flow-control
+ * credit and, for owners that cannot wait for room, stdin that did not fit)
+ * and the pending pings.
  */
 #include "agent.h"
 
@@ -20,6 +22,17 @@ struct agent_session {
 	const struct agent_session_callbacks	*cb;
 	void					*arg;
 	int					 started;
+	uint64_t				 out_unconsumed; /* manual: delivered,
+								  * not consumed */
+	uint64_t				 out_grant;	/* consumed, not yet
+								 * granted back */
+	size_t					 stdin_room;	/* stdin credit left */
+	int					 stdin_wants_room; /* call stdin_room
+								    * when it grows */
+	struct buf				 stdin_backlog;	/* no stdin_room callback:
+								 * what did not fit */
+	int					 stdin_eof;	/* send EOF after it */
+	int					 stdin_killed;	/* the backlog overflowed */
 	struct agent_session			*next;
 };
 
@@ -88,7 +101,7 @@ agent_new(struct loop *l, int fd, const struct agent_callbacks *cb, void *arg)
 }
 
 static struct agent_session *
-agent_find(struct agent *a, uint32_t chan)
+agent_find(const struct agent *a, uint32_t chan)
 {
 	struct agent_session *s;
 
@@ -100,6 +113,13 @@ agent_find(struct agent *a, uint32_t chan)
 }
 
 static void
+agent_session_free(struct agent_session *s)
+{
+	buf_done(&s->stdin_backlog);
+	free(s);
+}
+
+static void
 agent_unlink(struct agent *a, struct agent_session *s)
 {
 	struct agent_session **pp;
@@ -107,7 +127,7 @@ agent_unlink(struct agent *a, struct agent_session *s)
 	for (pp = &a->sessions; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == s) {
 			*pp = s->next;
-			free(s);
+			agent_session_free(s);
 			return;
 		}
 	}
@@ -129,7 +149,7 @@ agent_close(struct agent *a, const char *why)
 		a->sessions = s->next;
 		if (s->cb->lost != NULL)
 			s->cb->lost(s->arg, why);
-		free(s);
+		agent_session_free(s);
 	}
 	while ((p = a->pings) != NULL) {
 		a->pings = p->next;
@@ -170,6 +190,74 @@ agent_ready(const struct agent *a)
 	return a->ready && !a->closed;
 }
 
+/* Gives @n bytes of output credit back to the guest, a batch at a time. */
+static void
+agent_grant_output(struct agent *a, struct agent_session *s, uint64_t n)
+{
+	uint32_t k;
+
+	s->out_grant += n;
+	while (s->out_grant >= AGENT_WINDOW_BATCH) {
+		k = s->out_grant > UINT32_MAX ? UINT32_MAX : (uint32_t)s->out_grant;
+		agent_window_add(&a->out, AGENT_WINDOW, s->chan, k);
+		s->out_grant -= k;
+	}
+	agent_update_mask(a);
+}
+
+/* Queues @len bytes of stdin as frames; the caller checked the room. */
+static void
+agent_stdin_send(struct agent *a, struct agent_session *s, const uint8_t *p, size_t len)
+{
+	while (len > 0) {
+		size_t n = len > AGENT_CHUNK ? AGENT_CHUNK : len;
+
+		agent_frame_add(&a->out, AGENT_STDIN, s->chan, p, n);
+		s->stdin_room -= n;
+		p += n;
+		len -= n;
+	}
+	agent_update_mask(a);
+}
+
+/* Sends what the room allows of the backlog, then a STDIN_EOF waiting on it. */
+static void
+agent_stdin_drain(struct agent *a, struct agent_session *s)
+{
+	size_t n = buf_used(&s->stdin_backlog);
+
+	if (n > s->stdin_room)
+		n = s->stdin_room;
+	if (n > 0) {
+		agent_stdin_send(a, s, buf_head(&s->stdin_backlog), n);
+		buf_consume(&s->stdin_backlog, n);
+	}
+	/* A burst must not keep the daemon that much bigger for good. */
+	if (buf_used(&s->stdin_backlog) == 0 && s->stdin_backlog.cap > AGENT_CHUNK) {
+		buf_done(&s->stdin_backlog);
+		buf_init(&s->stdin_backlog);
+	}
+	if (buf_used(&s->stdin_backlog) == 0 && s->stdin_eof) {
+		s->stdin_eof = 0;
+		agent_send(a, AGENT_STDIN_EOF, s->chan, NULL, 0);
+	}
+}
+
+/* The guest wrote stdin to the process: more may go. */
+static void
+agent_on_stdin_window(struct agent *a, struct agent_session *s, uint32_t bytes)
+{
+	/* Never more than the window in flight, whatever the guest says. */
+	if (bytes > AGENT_WINDOW_SIZE - s->stdin_room)
+		bytes = AGENT_WINDOW_SIZE - (uint32_t)s->stdin_room;
+	s->stdin_room += bytes;
+	agent_stdin_drain(a, s);
+	if (s->stdin_wants_room && s->stdin_room > 0 && s->cb->stdin_room != NULL) {
+		s->stdin_wants_room = 0;
+		s->cb->stdin_room(s->arg);
+	}
+}
+
 static void
 agent_on_frame(struct agent *a, const struct agent_hdr *h, const uint8_t *p)
 {
@@ -181,6 +269,8 @@ agent_on_frame(struct agent *a, const struct agent_hdr *h, const uint8_t *p)
 	char *msg;
 	int32_t code, sig;
 	uint64_t cookie;
+	uint32_t bytes;
+	int manual;
 
 	rd_init(&r, p, h->len);
 	if (h->chan != 0)
@@ -226,8 +316,19 @@ agent_on_frame(struct agent *a, const struct agent_hdr *h, const uint8_t *p)
 		break;
 	case AGENT_STDOUT:
 	case AGENT_STDERR:
-		if (s != NULL && h->len > 0)
-			s->cb->output(s->arg, h->type == AGENT_STDOUT ? 1 : 2, p, h->len);
+		if (s == NULL || h->len == 0)
+			break;
+		manual = s->cb->manual_window;
+		if (manual)
+			s->out_unconsumed += h->len;
+		s->cb->output(s->arg, h->type == AGENT_STDOUT ? 1 : 2, p, h->len);
+		/* The callback may have forgotten the session or freed @a. */
+		if (!manual && !a->free_pending && (s = agent_find(a, h->chan)) != NULL)
+			agent_grant_output(a, s, h->len);
+		break;
+	case AGENT_STDIN_WINDOW:
+		if (s != NULL && agent_window_decode(p, h->len, &bytes) == 0)
+			agent_on_stdin_window(a, s, bytes);
 		break;
 	case AGENT_EXIT:
 		if (s == NULL)
@@ -333,6 +434,8 @@ agent_exec(struct agent *a, const struct agent_exec *e,
 		a->next_chan = 1;
 	s->cb = cb;
 	s->arg = arg;
+	s->stdin_room = AGENT_WINDOW_SIZE;
+	buf_init(&s->stdin_backlog);
 	s->next = a->sessions;
 	a->sessions = s;
 	agent_exec_add(&a->out, s->chan, e);
@@ -355,23 +458,88 @@ agent_session_send(struct agent *a, uint32_t chan, uint16_t type, const void *p,
 int
 agent_stdin(struct agent *a, uint32_t chan, const void *data, size_t len)
 {
+	struct agent_session *s;
 	const uint8_t *p = data;
-	int r = 0;
+	size_t n;
 
-	while (len > 0 && r == 0) {
-		size_t n = len > AGENT_CHUNK ? AGENT_CHUNK : len;
-
-		r = agent_session_send(a, chan, AGENT_STDIN, p, n);
+	if (a->closed)
+		return -ENOTCONN;
+	if ((s = agent_find(a, chan)) == NULL)
+		return -ENOENT;
+	if (s->cb->stdin_room != NULL) {
+		if (len > s->stdin_room) {
+			s->stdin_wants_room = 1;
+			return -EAGAIN;
+		}
+		agent_stdin_send(a, s, p, len);
+		if (s->stdin_room == 0)
+			s->stdin_wants_room = 1;
+		return 0;
+	}
+	/* An owner that cannot wait: keep what does not fit, within reason. */
+	if (s->stdin_killed)
+		return -ENOBUFS;
+	if (len > AGENT_STDIN_BACKLOG_MAX - buf_used(&s->stdin_backlog)) {
+		s->stdin_killed = 1;
+		buf_done(&s->stdin_backlog);
+		buf_init(&s->stdin_backlog);
+		agent_signal(a, chan, SIGKILL);
+		return -ENOBUFS;
+	}
+	if (buf_used(&s->stdin_backlog) == 0) {
+		n = len < s->stdin_room ? len : s->stdin_room;
+		agent_stdin_send(a, s, p, n);
 		p += n;
 		len -= n;
 	}
-	return r;
+	buf_add(&s->stdin_backlog, p, len);
+	return 0;
+}
+
+size_t
+agent_stdin_room(const struct agent *a, uint32_t chan)
+{
+	struct agent_session *s;
+
+	if (a->closed)
+		return 0;
+	if ((s = agent_find(a, chan)) == NULL || s->stdin_killed ||
+	    buf_used(&s->stdin_backlog) > 0)
+		return 0;
+	return s->stdin_room;
 }
 
 int
 agent_stdin_eof(struct agent *a, uint32_t chan)
 {
-	return agent_session_send(a, chan, AGENT_STDIN_EOF, NULL, 0);
+	struct agent_session *s;
+
+	if (a->closed)
+		return -ENOTCONN;
+	if ((s = agent_find(a, chan)) == NULL)
+		return -ENOENT;
+	if (buf_used(&s->stdin_backlog) > 0) {
+		s->stdin_eof = 1;
+		return 0;
+	}
+	agent_send(a, AGENT_STDIN_EOF, chan, NULL, 0);
+	return 0;
+}
+
+int
+agent_consumed(struct agent *a, uint32_t chan, size_t n)
+{
+	struct agent_session *s;
+
+	if (a->closed)
+		return -ENOTCONN;
+	if ((s = agent_find(a, chan)) == NULL)
+		return -ENOENT;
+	if (n > s->out_unconsumed)
+		n = (size_t)s->out_unconsumed;
+	s->out_unconsumed -= n;
+	agent_grant_output(a, s, n);
+	return 0;
 }
 
 int
@@ -398,6 +566,11 @@ agent_forget(struct agent *a, uint32_t chan)
 	if (s == NULL)
 		return;
 	agent_signal(a, chan, SIGKILL);
+	/* The guest ends a session only once its pipes are drained; whatever
+	 * the process left there comes on to be dropped here, rather than
+	 * keeping that session in the guest for good. */
+	if (!a->closed)
+		agent_window_add(&a->out, AGENT_WINDOW, chan, UINT32_MAX);
 	agent_unlink(a, s);
 }
 

@@ -57,7 +57,7 @@ ln -s "$SPRIG_BUILD/sprig-init" "$lib/sprig-init"
 cat >"$lib/images/hang.sh" <<SH
 set -e
 out=\$1
-img=\$(readlink -f "$SPRIG_HOME/images/minimal")/\$(ls "$SPRIG_HOME/images/minimal/" | head -1)
+img=\$(dirname "\$(ls -t "$SPRIG_HOME"/images/minimal/*/rootfs.img | head -1)")
 cp "\$img/vmlinuz" "\$img/rootfs.img" "\$out/"
 root=\$(mktemp -d)
 mkdir -p "\$root/bin" "\$root/dev"
