@@ -527,8 +527,27 @@ int
 core_create(struct core *c, const char *name, const char *image,
     core_done_fn fn, void *arg, char **cause)
 {
-	struct sprite_row row = { 0 };
 	struct sprite *s;
+	int r;
+
+	r = sprite_name_free(c, name, cause);
+	if (r < 0)
+		return r;
+	if (image == NULL || *image == '\0')
+		image = IMAGE_DEFAULT;
+	s = sprite_new(c, name, 0);
+	s->op = OP_CREATE;
+	s->done = fn;
+	s->done_arg = arg;
+	s->origin = xstrdup(image);
+	images_ensure(c->images, image, sprite_image_ready, s);
+	return 0;
+}
+
+int
+sprite_name_free(struct core *c, const char *name, char **cause)
+{
+	struct sprite_row row = { 0 };
 	int r;
 
 	r = name_check(name, cause);
@@ -539,14 +558,6 @@ core_create(struct core *c, const char *name, const char *image,
 		*cause = xasprintf("sprite \"%s\" already exists", name);
 		return -EEXIST;
 	}
-	if (image == NULL || *image == '\0')
-		image = IMAGE_DEFAULT;
-	s = sprite_new(c, name, 0);
-	s->op = OP_CREATE;
-	s->done = fn;
-	s->done_arg = arg;
-	s->origin = xstrdup(image);
-	images_ensure(c->images, image, sprite_image_ready, s);
 	return 0;
 }
 

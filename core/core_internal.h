@@ -103,6 +103,9 @@ void sprite_forget_memory(struct core *c, int64_t id);
 char *sprite_ram_file(struct core *c, int64_t id);
 /* Undoes a create: removes the sprite's rows and files, ends the op. */
 void sprite_create_fail(struct sprite *s, int err, const char *cause);
+/* 0 if @name is a valid name no sprite has (or is being made with), else
+ * -EINVAL or -EEXIST with a cause. */
+int sprite_name_free(struct core *c, const char *name, char **cause);
 /* Finds an idle sprite for an operation; fills @row. */
 int sprite_for_op(struct core *c, const char *name, struct sprite_row *row,
     struct sprite **ret, char **cause);

@@ -171,17 +171,11 @@ core_create_from_template(struct core *c, const char *name, const char *tname,
     core_done_fn fn, void *arg, char **cause)
 {
 	struct template_row t = { 0 };
-	struct sprite_row row = { 0 };
 	int r;
 
-	r = name_check(name, cause);
+	r = sprite_name_free(c, name, cause);
 	if (r < 0)
 		return r;
-	if (sprite_find(c, name) != NULL || store_sprite_get(c->store, name, &row) == 0) {
-		sprite_row_done(&row);
-		*cause = xasprintf("sprite \"%s\" already exists", name);
-		return -EEXIST;
-	}
 	r = store_template_get(c->store, tname, &t);
 	if (r == -ENOENT) {
 		*cause = xasprintf("template \"%s\" not found", tname);

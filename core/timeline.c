@@ -919,20 +919,15 @@ int
 core_fork(struct core *c, const char *name, const char *version,
     const char *new_name, core_done_fn fn, void *arg, char **cause)
 {
-	struct sprite_row row = { 0 }, other = { 0 };
+	struct sprite_row row = { 0 };
 	struct checkpoint_row cp = { 0 };
 	struct sprite *s = NULL;
 	struct fork_op *f;
 	int r, fresh;
 
-	r = name_check(new_name, cause);
+	r = sprite_name_free(c, new_name, cause);
 	if (r < 0)
 		return r;
-	if (sprite_find(c, new_name) != NULL || store_sprite_get(c->store, new_name, &other) == 0) {
-		sprite_row_done(&other);
-		*cause = xasprintf("sprite \"%s\" already exists", new_name);
-		return -EEXIST;
-	}
 	r = sprite_for_op(c, name, &row, &s, cause);
 	if (r < 0)
 		return r;

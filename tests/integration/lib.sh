@@ -68,6 +68,22 @@ expect_contains() {
 	if [[ "$3" == *"$2"* ]]; then pass "$1"; else fail "$1: [$2] not in [$3]"; fi
 }
 
+# expect_fail WHAT EXPECTED-MESSAGE-FRAGMENT COMMAND...: the command fails
+# the way the CLI reports an error (status 1) and says what is wrong.
+expect_fail() {
+	local what=$1 want=$2 out code
+	shift 2
+	set +e
+	out=$(timeout 120 "$@" 2>&1)
+	code=$?
+	set -e
+	if [ "$code" -ne 1 ]; then
+		fail "$what: exit status $code, output [$out]"
+	else
+		expect_contains "$what" "$want" "$out"
+	fi
+}
+
 finish() {
 	if [ "$failures" -ne 0 ]; then
 		echo "$TEST_NAME: $failures failed"

@@ -4,21 +4,6 @@
 source "$(dirname "$0")/lib.sh"
 shared_image
 
-# expect_fail WHAT EXPECTED-MESSAGE-FRAGMENT COMMAND...
-expect_fail() {
-	local what=$1 want=$2 out code
-	shift 2
-	set +e
-	out=$("$@" 2>&1)
-	code=$?
-	set -e
-	if [ "$code" -eq 0 ]; then
-		fail "$what: succeeded, output [$out]"
-	else
-		expect_contains "$what" "$want" "$out"
-	fi
-}
-
 expect_fail "empty name" "needs a name" sprig create ""
 expect_fail "upper case" "lower case" sprig create Dev
 expect_fail "64 characters" "at most 63" sprig create "$(printf 'a%.0s' {1..64})"

@@ -11,21 +11,6 @@ shared_image
 # must fail the test, not eat its time budget.
 T=30
 
-# expect_fail WHAT EXPECTED-MESSAGE-FRAGMENT COMMAND...: status 1, the message.
-expect_fail() {
-	local what=$1 want=$2 out code
-	shift 2
-	set +e
-	out=$(timeout $T "$@" 2>&1)
-	code=$?
-	set -e
-	if [ "$code" -ne 1 ]; then
-		fail "$what: exit status $code, output [$out]"
-	else
-		expect_contains "$what" "$want" "$out"
-	fi
-}
-
 # must WHAT COMMAND...: runs it (at most $T s) with its output in $out; a
 # failure or a hang ends the test, since what follows depends on it.
 must() {

@@ -6,21 +6,6 @@
 source "$(dirname "$0")/lib.sh"
 shared_image
 
-# expect_fail WHAT EXPECTED-MESSAGE-FRAGMENT COMMAND...: status 1, the message.
-expect_fail() {
-	local what=$1 want=$2 out code
-	shift 2
-	set +e
-	out=$(timeout 60 "$@" 2>&1)
-	code=$?
-	set -e
-	if [ "$code" -ne 1 ]; then
-		fail "$what: exit status $code, output [$out]"
-	else
-		expect_contains "$what" "$want" "$out"
-	fi
-}
-
 # api METHOD PATH [BODY]: prints the HTTP status of the answer.
 api() {
 	curl -s --unix-socket "$SPRIG_HOME/api.sock" -X "$1" -w '\n%{http_code}' \

@@ -6,21 +6,6 @@
 source "$(dirname "$0")/lib.sh"
 shared_image
 
-# expect_fail WHAT EXPECTED-MESSAGE-FRAGMENT COMMAND...: status 1, one line.
-expect_fail() {
-	local what=$1 want=$2 out code
-	shift 2
-	set +e
-	out=$("$@" 2>&1)
-	code=$?
-	set -e
-	if [ "$code" -ne 1 ]; then
-		fail "$what: exit status $code, output [$out]"
-	else
-		expect_contains "$what" "$want" "$out"
-	fi
-}
-
 etc_hash='find /etc -type f | sort | xargs md5sum | md5sum'
 head -c 49152 /dev/urandom | base64 >"$SPRIG_HOME/file"
 
