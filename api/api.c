@@ -53,6 +53,8 @@ enum route {
 	ROUTE_TEMPLATES,	/* GET /v1/templates */
 	ROUTE_TEMPLATE_SAVE,	/* POST /v1/templates */
 	ROUTE_TEMPLATE_RM,	/* DELETE /v1/templates/NAME */
+	ROUTE_IMAGE,		/* GET /v1/images/NAME */
+	ROUTE_IMAGE_BUILD,	/* POST /v1/images/NAME/build */
 };
 
 struct request {
@@ -242,6 +244,35 @@ api_list(struct api *a, struct MHD_Connection *conn)
 	cJSON_AddFalseToObject(j, "has_more");
 	sprite_rows_free(rows, n);
 	return api_json(conn, MHD_HTTP_OK, j);
+}
+
+/* An image's state, for progress while it builds; with @build, its build
+ * starts first if needed (202). */
+static enum MHD_Result
+api_image(struct api *a, struct MHD_Connection *conn, const char *name, int build)
+{
+	const char *state;
+	char *progress = NULL, *cause = NULL;
+	enum MHD_Result ret;
+	cJSON *j;
+	int r;
+
+	r = build ? core_image_build(a->core, name, &cause) : 0;
+	if (r == 0)
+		r = core_image_state(a->core, name, &state, &progress, &cause);
+	if (r < 0) {
+		ret = api_error_errno(conn, r, cause);
+		free(cause);
+		return ret;
+	}
+	j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "name", name);
+	cJSON_AddStringToObject(j, "state", state);
+	if (progress != NULL)
+		cJSON_AddStringToObject(j, "progress", progress);
+	free(progress);
+	return api_json(conn, build && strcmp(state, "ready") != 0 ? MHD_HTTP_ACCEPTED :
+	    MHD_HTTP_OK, j);
 }
 
 static enum MHD_Result
@@ -570,6 +601,15 @@ api_route(const char *url, const char *method, char **name, char **ckpt, int *ba
 		*bad_method = 1;
 		return ROUTE_LIST;
 	}
+	if (strncmp(url, "/v1/images/", 11) == 0 && url[11] != '\0') {
+		p = url + 11;
+		slash = strchr(p, '/');
+		if (slash != NULL && strcmp(slash, "/build") != 0)
+			return ROUTE_NONE;
+		*name = xstrndup(p, slash ? (size_t)(slash - p) : strlen(p));
+		*bad_method = strcmp(method, slash ? "POST" : "GET") != 0;
+		return slash ? ROUTE_IMAGE_BUILD : ROUTE_IMAGE;
+	}
 	if (strcmp(url, "/v1/templates") == 0 || strcmp(url, "/v1/templates/") == 0) {
 		if (strcmp(method, "GET") == 0)
 			return ROUTE_TEMPLATES;
@@ -663,7 +703,7 @@ api_handle(void *cls, struct MHD_Connection *conn, const char *url,
 		rq->refs = 1;
 		buf_init(&rq->body);
 		rq->route = api_route(url, method, &rq->name, &rq->ckpt, &bad_method);
-		if (rq->name != NULL)
+		if (rq->name != NULL && strncmp(url, "/v1/sprites/", 12) == 0)
 			core_touch(a->core, rq->name);	/* any call on a sprite is use */
 		if (rq->route == ROUTE_TEMPLATE_RM) {
 			rq->tname = rq->name;
@@ -704,6 +744,9 @@ api_handle(void *cls, struct MHD_Connection *conn, const char *url,
 		return api_sprite(a, conn, rq->name, MHD_HTTP_OK);
 	case ROUTE_DAEMON:
 		return api_daemon(a, conn);
+	case ROUTE_IMAGE:
+	case ROUTE_IMAGE_BUILD:
+		return api_image(a, conn, rq->name, rq->route == ROUTE_IMAGE_BUILD);
 	case ROUTE_CHECKPOINTS:
 		return timeline_list(a, conn, rq->name);
 	case ROUTE_CHECKPOINT_GET:

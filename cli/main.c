@@ -196,6 +196,53 @@ one_name(const struct cmd *cmd, int argc, char **argv)
 	return argv[optind];
 }
 
+/*
+ * Before a create from an image: if the image is not built yet, starts its
+ * build and shows the recipe's progress lines on stderr until it ends. The
+ * create then uses the image, or reports why the build failed.
+ */
+static void
+image_progress(struct cli *cli, const char *image)
+{
+	char *e = client_escape(image), *path = xasprintf("/v1/images/%s", e);
+	char *build = xasprintf("%s/build", path), *cause = NULL, *last = NULL;
+	const char *state, *progress;
+	cJSON *j = NULL;
+
+	if (client_request(cli_client(cli), "GET", path, NULL, 60, &j, &cause) < 0 ||
+	    strcmp(jstr(j, "state", ""), "ready") == 0)
+		goto out;	/* an unknown image: the create says so */
+	cJSON_Delete(j);
+	j = NULL;
+	if (client_request(cli_client(cli), "POST", build, NULL, 60, &j, &cause) < 0)
+		goto out;
+	fprintf(stderr, "building image %s (its first use: this downloads Debian's cloud "
+	    "kernel package and takes about a minute)\n", image);
+	for (;;) {
+		state = jstr(j, "state", "");
+		progress = jstr(j, "progress", NULL);
+		if (progress != NULL && (last == NULL || strcmp(last, progress) != 0)) {
+			fprintf(stderr, "  %s\n", progress);
+			free(last);
+			last = xstrdup(progress);
+		}
+		if (strcmp(state, "building") != 0)
+			break;
+		cJSON_Delete(j);
+		j = NULL;
+		nanosleep(&(struct timespec){ .tv_nsec = 300 * 1000000 }, NULL);
+		if (client_request(cli_client(cli), "GET", path, NULL, 60, &j, &cause) < 0)
+			break;
+	}
+out:
+	cJSON_Delete(j);
+	free(cause);
+	free(last);
+	free(e);
+	free(path);
+	free(build);
+}
+
 static int
 cmd_create(struct cli *cli, const struct cmd *cmd, int argc, char **argv)
 {
@@ -221,6 +268,8 @@ cmd_create(struct cli *cli, const struct cmd *cmd, int argc, char **argv)
 		usage_error(cmd, "unexpected '%s'", argv[optind + 1]);
 	if (image != NULL && template != NULL)
 		usage_error(cmd, "give --image or --template, not both");
+	if (template == NULL)
+		image_progress(cli, image != NULL ? image : "minimal");
 	body = cJSON_CreateObject();
 	cJSON_AddStringToObject(body, "name", argv[optind]);
 	if (image != NULL)

@@ -703,6 +703,27 @@ core_wait_idle(struct core *c, const char *name, core_done_fn fn, void *arg, cha
 }
 
 int
+core_image_state(struct core *c, const char *name, const char **ret_state,
+    char **ret_progress, char **cause)
+{
+	return images_state(c->images, name, ret_state, ret_progress, cause);
+}
+
+int
+core_image_build(struct core *c, const char *name, char **cause)
+{
+	const char *state;
+	char *progress = NULL;
+	int r;
+
+	r = images_state(c->images, name, &state, &progress, cause);
+	free(progress);
+	if (r == 0 && strcmp(state, "ready") != 0)
+		images_build(c->images, name);
+	return r;
+}
+
+int
 core_get(struct core *c, const char *name, struct sprite_row *ret, char **cause)
 {
 	int r = store_sprite_get(c->store, name, ret);

@@ -68,6 +68,12 @@ void core_unhold(struct core *c, const char *name);
 /* Calls @fn once no operation is under way on @name (at once if none is). */
 int core_wait_idle(struct core *c, const char *name, core_done_fn fn, void *arg, char **cause);
 
+/* Images: where @name's current build stands (see images_state), and
+ * starting its build ahead of a create, to show progress while it runs. */
+int core_image_state(struct core *c, const char *name, const char **ret_state,
+    char **ret_progress, char **cause);
+int core_image_build(struct core *c, const char *name, char **cause);
+
 int core_get(struct core *c, const char *name, struct sprite_row *ret, char **cause);
 int core_list(struct core *c, struct sprite_row **ret, size_t *ret_n);
 

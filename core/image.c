@@ -277,37 +277,108 @@ image_start_build(struct images *im, struct image_build *b, char **cause)
 	return r;
 }
 
-void
-images_ensure(struct images *im, const char *name, image_ready_fn fn, void *arg)
+/*
+ * The build directory of image @name's current recipe (its hash covers
+ * the recipe and the guest's sprig-init). Returns 0 with both newly
+ * allocated, or a negative errno and a cause.
+ */
+static int
+image_current(struct images *im, const char *name, char **ret_dir, char **ret_hash,
+    char **cause)
 {
-	struct image_build *b;
-	struct image_waiter *w;
-	char *recipe = NULL, *init = NULL, *dir = NULL, *cause = NULL;
-	char hash[65];
+	char *recipe, *init, hash[65];
 	const char *files[2];
-	int64_t id;
 	int r;
 
-	r = name_check(name, &cause);
+	r = name_check(name, cause);
 	if (r < 0)
-		goto fail;
+		return r;
 	recipe = image_recipe(im, name);
 	init = xasprintf("%s/sprig-init", im->libexec);
 	if (access(recipe, R_OK) < 0) {
+		*cause = xasprintf("there is no image \"%s\" (no recipe %s)", name, recipe);
 		r = -ENOENT;
-		cause = xasprintf("there is no image \"%s\" (no recipe %s)", name, recipe);
-		goto fail;
+		goto out;
 	}
 	files[0] = recipe;
 	files[1] = init;
 	r = sha256_files(files, 2, hash);
 	if (r < 0) {
-		cause = xasprintf("cannot read the recipe of image \"%s\" or %s: %s", name,
+		*cause = xasprintf("cannot read the recipe of image \"%s\" or %s: %s", name,
 		    init, strerror(-r));
-		goto fail;
+		goto out;
 	}
 	hash[16] = '\0';	/* 64 bits name a build well enough */
-	dir = xasprintf("%s/images/%s/%s", im->home, name, hash);
+	*ret_dir = xasprintf("%s/images/%s/%s", im->home, name, hash);
+	*ret_hash = xstrdup(hash);
+out:
+	free(recipe);
+	free(init);
+	return r;
+}
+
+int
+images_state(struct images *im, const char *name, const char **ret_state,
+    char **ret_progress, char **cause)
+{
+	struct image_build *b;
+	char *dir = NULL, *hash = NULL, *log, *tail, *nl;
+	int r;
+
+	r = image_current(im, name, &dir, &hash, cause);
+	if (r < 0)
+		return r;
+	*ret_progress = NULL;
+	if (image_dir_complete(dir)) {
+		*ret_state = "ready";
+		goto out;
+	}
+	*ret_state = "absent";
+	for (b = im->builds; b != NULL; b = b->next) {
+		if (strcmp(b->name, name) == 0 && strcmp(b->hash, hash) == 0)
+			*ret_state = "building";
+	}
+	/* The log's last line: the recipe's latest word, or why it failed. */
+	log = xasprintf("%s/images/%s/build.log", im->home, name);
+	tail = read_file_tail(log, 512);
+	free(log);
+	if (tail != NULL) {
+		while ((nl = strrchr(tail, '\n')) != NULL && nl[1] == '\0')
+			*nl = '\0';
+		nl = strrchr(tail, '\n');
+		if (*tail != '\0')
+			*ret_progress = xstrdup(nl ? nl + 1 : tail);
+		free(tail);
+	}
+out:
+	free(dir);
+	free(hash);
+	return 0;
+}
+
+static void
+image_build_started(void *arg, int err, const char *cause, int64_t image_id)
+{
+}
+
+void
+images_build(struct images *im, const char *name)
+{
+	images_ensure(im, name, image_build_started, NULL);
+}
+
+void
+images_ensure(struct images *im, const char *name, image_ready_fn fn, void *arg)
+{
+	struct image_build *b;
+	struct image_waiter *w;
+	char *dir = NULL, *hash = NULL, *cause = NULL;
+	int64_t id;
+	int r;
+
+	r = image_current(im, name, &dir, &hash, &cause);
+	if (r < 0)
+		goto fail;
 	if (image_dir_complete(dir)) {
 		r = image_record(im, name, hash, dir, &id);
 		if (r < 0) {
@@ -350,9 +421,8 @@ fail:
 	cause = NULL;
 out:
 	free(cause);
-	free(recipe);
-	free(init);
 	free(dir);
+	free(hash);
 }
 
 int

@@ -33,6 +33,14 @@ void images_free(struct images *im);
  */
 void images_ensure(struct images *im, const char *name, image_ready_fn fn, void *arg);
 
+/* Where image @name's current recipe stands: "ready", "building" or
+ * "absent" (never built, or its build failed); *ret_progress is the build
+ * log's last line or NULL (caller frees). */
+int images_state(struct images *im, const char *name, const char **ret_state,
+    char **ret_progress, char **cause);
+/* Starts building image @name if it is not built or building. */
+void images_build(struct images *im, const char *name);
+
 /* The files of a built image (newly allocated paths). */
 struct image_files {
 	char	*kernel;
