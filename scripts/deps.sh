@@ -19,7 +19,20 @@ for p in "${packages[@]}"; do
 		missing+=("$p")
 	fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+# The minimal image's recipe downloads Debian's cloud kernel package: apt's
+# package lists must be there even when every package above is.
+if [ ${#missing[@]} -eq 0 ]; then
+	if ! apt-cache show linux-image-cloud-amd64 >/dev/null 2>&1; then
+		if [ "$(id -u)" -eq 0 ]; then
+			echo "fetching apt's package lists (the image recipe needs them)" >&2
+			apt-get update -q >&2
+		else
+			echo "apt's package lists are missing; run: sudo apt-get update" >&2
+			exit 1
+		fi
+	fi
+	exit 0
+fi
 
 cmd="apt-get install -y --no-install-recommends ${missing[*]}"
 if [ "$(id -u)" -ne 0 ]; then
