@@ -609,11 +609,21 @@ core_start(struct core *c, const char *name, core_done_fn fn, void *arg, char **
 		sprite_row_done(&row);
 		return core_wake(c, name, fn, arg, cause);
 	}
-	s = sprite_new(c, name, row.id);
-	s->op = OP_START;
-	s->layer_id = row.top_layer_id;
-	r = sprite_boot(s, &row, NULL, cause);
+	r = sprite_boot_op(c, &row, OP_START, NULL, fn, arg, cause);
 	sprite_row_done(&row);
+	return r;
+}
+
+int
+sprite_boot_op(struct core *c, const struct sprite_row *row, enum sprite_op op,
+    const char *incoming, core_done_fn fn, void *arg, char **cause)
+{
+	struct sprite *s = sprite_new(c, row->name, row->id);
+	int r;
+
+	s->op = op;
+	s->layer_id = row->top_layer_id;
+	r = sprite_boot(s, row, incoming, cause);
 	if (r < 0) {
 		sprite_free(s);
 		return r;

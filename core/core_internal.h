@@ -99,6 +99,11 @@ int sprite_boot(struct sprite *s, const struct sprite_row *row, const char *inco
     char **cause);
 /* Drops a sleeping sprite's saved memory; it is stopped from then on. */
 void sprite_forget_memory(struct core *c, int64_t id);
+/* Starts operation @op on an idle sprite with no VM by booting it (cold,
+ * or from @incoming); @fn hears when the VM is up or failed. Returns 0, or
+ * a negative errno with a cause, and then nothing was started. */
+int sprite_boot_op(struct core *c, const struct sprite_row *row, enum sprite_op op,
+    const char *incoming, core_done_fn fn, void *arg, char **cause);
 /* Where a sprite's guest RAM lives while it is awake (newly allocated). */
 char *sprite_ram_file(struct core *c, int64_t id);
 /* Undoes a create: removes the sprite's rows and files, ends the op. */

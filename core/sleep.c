@@ -151,18 +151,9 @@ core_wake(struct core *c, const char *name, core_done_fn fn, void *arg, char **c
 		}
 		return core_start(c, name, fn, arg, cause);
 	}
-	s = sprite_new(c, name, row.id);
-	s->op = OP_WAKE;
-	s->layer_id = row.top_layer_id;
 	state = sprite_sleep_state(c, row.id);
-	r = sprite_boot(s, &row, state, cause);
+	r = sprite_boot_op(c, &row, OP_WAKE, state, fn, arg, cause);
 	free(state);
 	sprite_row_done(&row);
-	if (r < 0) {
-		sprite_free(s);
-		return r;
-	}
-	s->done = fn;
-	s->done_arg = arg;
-	return 0;
+	return r;
 }
