@@ -33,6 +33,12 @@ out=$(curl -s --unix-socket "$sock" -X POST http://localhost/v1/sprites -d '{"na
 expect_contains "wrong type" 'name is required and must be a string' "$out"
 out=$(curl -s --unix-socket "$sock" http://localhost/v2/nothing)
 expect_contains "unknown route" '"error":"not_found"' "$out"
+out=$(curl -s --unix-socket "$sock" http://localhost/v1/images/nosuch)
+expect_contains "an unknown image" 'no image \"nosuch\"' "$out"
+out=$(curl -s --unix-socket "$sock" -X POST http://localhost/v1/images/Bad/build)
+expect_contains "an invalid image name" '"error":"invalid_request"' "$out"
+code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$sock" http://localhost/v1/images/minimal/nope)
+expect_eq "an unknown image route" 404 "$code"
 code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$sock" -X PATCH http://localhost/v1/sprites/dev)
 expect_eq "wrong method" 405 "$code"
 code=$(head -c 2000000 /dev/zero | curl -s -o /dev/null -w '%{http_code}' --unix-socket "$sock" \
