@@ -204,6 +204,9 @@ agent_type_name(uint16_t type)
 	case AGENT_SHUTDOWN: return "shutdown";
 	case AGENT_SYNC: return "sync";
 	case AGENT_SYNC_DONE: return "sync-done";
+	case AGENT_REQUEST: return "request";
+	case AGENT_REPLY: return "reply";
+	case AGENT_IDENTITY: return "identity";
 	}
 	return "unknown";
 }

@@ -17,6 +17,13 @@
  * The host picks session ids (chan, non-zero) and opens a session with EXEC;
  * the guest answers EXEC_OK or EXEC_ERR, then streams STDOUT/STDERR data, and
  * ends with one EXIT after the process has exited and its output is drained.
+ * After each HELLO the host sends IDENTITY: the guest's hostname and
+ * machine-id (new for a fork) and fresh randomness, so that two sprites
+ * resumed from one saved memory never share a hostname or a random stream.
+ * The guest may also ask something of the host: REQUEST carries the
+ * arguments of a `sprite-env` command run inside the guest (list or make
+ * checkpoints, keep the sprite awake); the host answers each with one REPLY
+ * of the same id, holding what the command prints and its exit status.
  * An unknown type is ignored, so either side may be newer; a malformed frame
  * (bad length or payload) closes the connection.
  *
@@ -50,7 +57,7 @@
 
 #define AGENT_HDR_SIZE		12
 #define AGENT_MAX_PAYLOAD	(1u << 20)
-#define AGENT_VERSION		2	/* 2: WINDOW and STDIN_WINDOW */
+#define AGENT_VERSION		3	/* 2: WINDOW and STDIN_WINDOW; 3: REQUEST, IDENTITY */
 #define AGENT_PORT_NAME		"org.sprig.agent"
 /* Largest STDOUT/STDERR/STDIN chunk a side sends in one frame. */
 #define AGENT_CHUNK		65536
@@ -80,6 +87,11 @@ enum agent_type {
 	AGENT_SHUTDOWN = 30,	/* host: empty; the guest syncs and powers off */
 	AGENT_SYNC = 31,	/* host: u64 cookie; the guest flushes its page cache */
 	AGENT_SYNC_DONE = 32,	/* guest: u64 cookie, once sync() returned */
+	AGENT_REQUEST = 40,	/* guest: u32 id, u32 argc, argc strs: a
+				 * `sprite-env` command line for the host to run */
+	AGENT_REPLY = 41,	/* host: u32 id, i32 exit status, str output */
+	AGENT_IDENTITY = 42,	/* host: str hostname, str machine-id (32 hex),
+				 * str seed (random bytes for the guest's pool) */
 };
 
 #define AGENT_EXEC_TTY		0x1	/* run on a pseudo-terminal */

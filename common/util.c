@@ -323,32 +323,61 @@ format_rfc3339(int64_t ms, char *out, size_t n)
 	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-int
-proc_start_time(pid_t pid, uint64_t *ret)
+/*
+ * Reads fields of /proc/PID/stat, numbered as proc(5) does (1 is the pid),
+ * from @first on: @n of them into @ret. The command name (field 2) may hold
+ * spaces and parentheses, so counting starts after its last ')'.
+ */
+static int
+proc_stat_fields(pid_t pid, int first, uint64_t *ret, int n)
 {
-	char path[64], *data, *p;
-	unsigned long long start;
+	char path[64], *data, *p, *end;
 	int r, field;
 
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
 	r = read_file(path, 4096, &data, NULL);
 	if (r < 0)
 		return r;
-	/* The command name may hold spaces and parentheses: skip to the last ')'. */
 	p = strrchr(data, ')');
-	if (p == NULL) {
-		free(data);
-		return -EINVAL;
-	}
-	p++;
-	for (field = 2; field < 21 && p != NULL; field++)
+	r = -EINVAL;
+	if (p == NULL)
+		goto out;
+	p++;	/* at the space before field 3 */
+	for (field = 3; field < first && p != NULL; field++)
 		p = strchr(p + 1, ' ');
-	if (p == NULL || sscanf(p, " %llu", &start) != 1) {
-		free(data);
-		return -EINVAL;
+	for (int i = 0; i < n; i++) {
+		if (p == NULL)
+			goto out;
+		errno = 0;
+		ret[i] = strtoull(p + 1, &end, 10);
+		if (errno != 0 || end == p + 1)
+			goto out;
+		p = strchr(p + 1, ' ');
 	}
+	r = 0;
+out:
 	free(data);
-	*ret = start;
+	return r;
+}
+
+int
+proc_start_time(pid_t pid, uint64_t *ret)
+{
+	return proc_stat_fields(pid, 22, ret, 1);
+}
+
+int
+proc_usage(pid_t pid, uint64_t *ret_cpu_ms, uint64_t *ret_rss_kb)
+{
+	uint64_t v[11];	/* fields 14 (utime) to 24 (rss) */
+	long tick = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+	int r;
+
+	r = proc_stat_fields(pid, 14, v, 11);
+	if (r < 0)
+		return r;
+	*ret_cpu_ms = (v[0] + v[1]) * 1000 / (uint64_t)(tick > 0 ? tick : 100);
+	*ret_rss_kb = v[10] * (uint64_t)(page > 0 ? page : 4096) / 1024;
 	return 0;
 }
 
@@ -384,6 +413,19 @@ sha256_files(const char *const *paths, size_t n, char out[65])
 	return r;
 }
 
+int
+sha256_hex(const void *data, size_t len, char out[65])
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+
+	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1)
+		return -EIO;
+	for (unsigned i = 0; i < mdlen; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
 void
 random_hex(char *out, size_t n)
 {
@@ -402,4 +444,76 @@ random_hex(char *out, size_t n)
 	for (size_t i = 0; i + 1 < n && i / 2 < want; i++)
 		out[i] = digits[(raw[i / 2] >> (i % 2 ? 0 : 4)) & 0xf];
 	out[n - 1] = '\0';
+}
+
+int
+duration_parse(const char *s, int64_t *ret)
+{
+	static const struct {
+		char	 unit;
+		int64_t	 seconds;
+	} units[] = { { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 } };
+	int64_t mult = 0, v;
+	char *end;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0)
+		return -EINVAL;
+	if (*end == '\0')
+		mult = 1;
+	for (size_t i = 0; i < sizeof units / sizeof units[0] && mult == 0; i++) {
+		if (end[0] == units[i].unit && end[1] == '\0')
+			mult = units[i].seconds;
+	}
+	if (mult == 0 || v > 366 * 86400 / mult)
+		return -EINVAL;
+	*ret = v * mult;
+	return 0;
+}
+
+void
+duration_format(int64_t seconds, char *out, size_t n)
+{
+	if (seconds < 0)
+		seconds = 0;
+	if (seconds < 60)
+		snprintf(out, n, "%llds", (long long)seconds);
+	else if (seconds < 3600 && seconds % 60 != 0)
+		snprintf(out, n, "%lldm%llds", (long long)(seconds / 60), (long long)(seconds % 60));
+	else if (seconds < 3600)
+		snprintf(out, n, "%lldm", (long long)(seconds / 60));
+	else if (seconds < 86400 && seconds % 3600 / 60 != 0)
+		snprintf(out, n, "%lldh%lldm", (long long)(seconds / 3600),
+		    (long long)(seconds % 3600 / 60));
+	else if (seconds < 86400)
+		snprintf(out, n, "%lldh", (long long)(seconds / 3600));
+	else
+		snprintf(out, n, "%lldd", (long long)(seconds / 86400));
+}
+
+int
+size_parse_mib(const char *s, int64_t *ret)
+{
+	int64_t v;
+	char *end;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || v > (int64_t)1 << 30)
+		return -EINVAL;
+	if (strcmp(end, "G") == 0 || strcmp(end, "GiB") == 0)
+		v *= 1024;
+	else if (strcmp(end, "T") == 0 || strcmp(end, "TiB") == 0)
+		v *= 1024 * 1024;
+	else if (*end != '\0' && strcmp(end, "M") != 0 && strcmp(end, "MiB") != 0)
+		return -EINVAL;
+	if (v > (int64_t)1 << 30)
+		return -EINVAL;
+	*ret = v;
+	return 0;
 }

@@ -41,11 +41,26 @@ void format_rfc3339(int64_t ms, char *out, size_t n);
 /* A process's start time in clock ticks since boot (/proc/PID/stat field
  * 22), which tells a live process from a reused pid. */
 int proc_start_time(pid_t pid, uint64_t *ret);
+/* The CPU time (user + system) and resident memory of process @pid. */
+int proc_usage(pid_t pid, uint64_t *ret_cpu_ms, uint64_t *ret_rss_kb);
 
 /* Lowercase hex SHA-256 of the named files' contents in order (65 bytes out). */
 int sha256_files(const char *const *paths, size_t n, char out[65]);
+/* SHA-256 of @len bytes at @data, in hex. Returns 0 or -EIO. */
+int sha256_hex(const void *data, size_t len, char out[65]);
 
 /* Fills @out with n-1 random lowercase hex digits and a NUL. */
 void random_hex(char *out, size_t n);
+
+/* Parses a duration: "90" or "90s", "5m", "2h", "1d" (whole numbers) into
+ * seconds. Returns 0, or -EINVAL for anything else or more than a year. */
+int duration_parse(const char *s, int64_t *ret);
+/* Writes a span of @seconds the short way: "45s", "5m", "1m30s", "2h",
+ * "2h15m", "3d". */
+void duration_format(int64_t seconds, char *out, size_t n);
+
+/* Parses a memory size in MiB: "512", "512M", "2G", "1T" (whole numbers).
+ * Returns 0, or -EINVAL. */
+int size_parse_mib(const char *s, int64_t *ret);
 
 #endif
