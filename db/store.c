@@ -124,6 +124,20 @@ static const char *const migrations[] = {
 	"ALTER TABLE templates ADD COLUMN origin TEXT;"
 	"CREATE INDEX sprites_head ON sprites(head_checkpoint_id);"
 	"CREATE INDEX sprites_undo ON sprites(undo_checkpoint_id);",
+
+	/* 3: settings. A sprite's own idle time (NULL: the daemon's default;
+	 * 0: never sleeps), and daemon-wide settings as key/value text. */
+	"ALTER TABLE sprites ADD COLUMN idle_s INTEGER CHECK (idle_s >= 0);"
+	"CREATE TABLE settings ("
+	"  key TEXT NOT NULL PRIMARY KEY,"
+	"  value TEXT NOT NULL);",
+
+	/* 4: API tokens for the TCP listener. Only a token's SHA-256 (hex) is
+	 * kept: the token itself is shown once, when it is made. */
+	"CREATE TABLE tokens ("
+	"  name TEXT NOT NULL PRIMARY KEY,"
+	"  hash TEXT NOT NULL UNIQUE,"
+	"  created_at INTEGER NOT NULL);",
 };
 #define SCHEMA_LATEST ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -481,15 +495,20 @@ store_open(const char *path, struct store **ret, char **cause)
 	/*
 	 * SQLite would create the file 0644 less umask. It lists every sprite
 	 * and path of this user: create it 0600 first. SQLite gives the -wal
-	 * and -shm files the database file's mode.
+	 * and -shm files the database file's mode. Only a new file is opened
+	 * here: closing a descriptor of a file drops every POSIX lock this
+	 * process holds on it, so an open and close of a database another
+	 * connection of ours has open would drop that connection's locks
+	 * (and another process could then delete the WAL under it).
 	 */
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno != EEXIST) {
 		r = -errno;
 		set_cause(cause, "cannot open %s: %s", path, strerror(-r));
 		return r;
 	}
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 
 	flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
 #ifdef SQLITE_OPEN_EXRESCODE
@@ -838,6 +857,44 @@ store_layer_refs(struct store *s, int64_t id, int *ret)
 	return r;
 }
 
+int
+store_layer_set_parent(struct store *s, int64_t id, int64_t parent_id)
+{
+	struct query q;
+
+	query_init(&q, s, "UPDATE layers SET parent_id = ? WHERE id = ?");
+	bind_ref(&q, parent_id);
+	bind_int(&q, id);
+	return query_change(&q, "layer", id);
+}
+
+int
+store_layer_chain(struct store *s, int64_t id, struct layer_row **ret, size_t *ret_n)
+{
+	struct query q;
+	struct layer_row *rows = NULL;
+	size_t n = 0;
+	int r;
+
+	/* depth orders the walk; the bound stops a cycle a bug could make. */
+	query_init(&q, s, "WITH RECURSIVE chain(lid, depth) AS ("
+	    "  SELECT ?, 0"
+	    "  UNION ALL"
+	    "  SELECT l.parent_id, c.depth + 1 FROM chain c JOIN layers l ON l.id = c.lid"
+	    "  WHERE l.parent_id IS NOT NULL AND c.depth < 100000)"
+	    " SELECT " LAYER_COLUMNS " FROM chain JOIN layers ON layers.id = chain.lid"
+	    " ORDER BY chain.depth");
+	bind_int(&q, id);
+	r = layer_read_all(&q, &rows, &n);
+	if (r < 0)
+		return r;
+	if (n == 0)
+		return -ENOENT;
+	*ret = rows;
+	*ret_n = n;
+	return 0;
+}
+
 void
 layer_row_done(struct layer_row *row)
 {
@@ -863,7 +920,8 @@ layer_rows_free(struct layer_row *rows, size_t n)
 	"SELECT s.id, s.name, s.state, s.image_id, i.name, "		\
 	"s.top_layer_id, s.mem_mb, s.cpus, s.pid, s.pid_start, "	\
 	"s.run_dir, s.last_error, s.created_at, s.updated_at, "		\
-	"s.head_checkpoint_id, s.undo_checkpoint_id, s.origin "		\
+	"s.head_checkpoint_id, s.undo_checkpoint_id, s.origin, "	\
+	"coalesce(s.idle_s, -1) "					\
 	"FROM sprites s JOIN images i ON i.id = s.image_id "
 
 static void
@@ -886,6 +944,7 @@ sprite_read(sqlite3_stmt *st, struct sprite_row *row)
 	row->head_checkpoint_id = sqlite3_column_int64(st, 14);	/* NULL reads 0 */
 	row->undo_checkpoint_id = sqlite3_column_int64(st, 15);
 	row->origin = column_text(st, 16);
+	row->idle_s = sqlite3_column_int64(st, 17);
 }
 
 int
@@ -986,6 +1045,19 @@ store_sprite_set_state(struct store *s, int64_t id, const char *state,
 	    "updated_at = ? WHERE id = ?");
 	bind_text(&q, state);
 	bind_text(&q, last_error);
+	bind_int(&q, now_unix_ms());
+	bind_int(&q, id);
+	return query_change(&q, "sprite", id);
+}
+
+int
+store_sprite_set_idle(struct store *s, int64_t id, int64_t idle_s)
+{
+	struct query q;
+
+	query_init(&q, s, "UPDATE sprites SET idle_s = nullif(?, -1), updated_at = ? "
+	    "WHERE id = ?");
+	bind_int(&q, idle_s);
 	bind_int(&q, now_unix_ms());
 	bind_int(&q, id);
 	return query_change(&q, "sprite", id);
@@ -1414,11 +1486,45 @@ template_rows_free(struct template_row *rows, size_t n)
 	free(rows);
 }
 
+/* Settings. */
+
+int
+store_setting_get(struct store *s, const char *key, char **ret)
+{
+	struct query q;
+	int r;
+
+	query_init(&q, s, "SELECT value FROM settings WHERE key = ?");
+	bind_text(&q, key);
+	r = query_row(&q, "setting");
+	if (r == 0)
+		*ret = column_text(q.st, 0);
+	query_done(&q);
+	return r;
+}
+
+int
+store_setting_set(struct store *s, const char *key, const char *value)
+{
+	struct query q;
+
+	if (value == NULL) {
+		query_init(&q, s, "DELETE FROM settings WHERE key = ?");
+		bind_text(&q, key);
+	} else {
+		query_init(&q, s, "INSERT INTO settings (key, value) VALUES (?, ?) "
+		    "ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+		bind_text(&q, key);
+		bind_text(&q, value);
+	}
+	return query_exec(&q);
+}
+
 /* Events. */
 
 int
 store_event_add(struct store *s, const char *sprite, const char *kind,
-    const char *message)
+    const char *message, int64_t *ret_id)
 {
 	struct query q;
 	int r;
@@ -1444,7 +1550,37 @@ store_event_add(struct store *s, const char *sprite, const char *kind,
 	bind_text(&q, sprite);
 	bind_text(&q, kind);
 	bind_text(&q, message);
-	return query_exec(&q);
+	r = query_exec(&q);
+	if (r == 0 && ret_id != NULL)
+		*ret_id = sqlite3_last_insert_rowid(s->db);
+	return r;
+}
+
+/* Steps @q (id, at, sprite, kind, message) to its end into an array. */
+static int
+event_rows_read(struct query *q, struct event_row **ret, size_t *ret_n)
+{
+	struct event_row *rows = NULL, *e;
+	size_t n = 0, cap = 0;
+	int r;
+
+	while ((r = query_step(q)) == 1) {
+		rows = grow(rows, n, &cap, sizeof *rows);
+		e = &rows[n++];
+		e->id = sqlite3_column_int64(q->st, 0);
+		e->at = sqlite3_column_int64(q->st, 1);
+		e->sprite = column_text(q->st, 2);
+		e->kind = column_text(q->st, 3);
+		e->message = column_text(q->st, 4);
+	}
+	query_done(q);
+	if (r < 0) {
+		event_rows_free(rows, n);
+		return r;
+	}
+	*ret = rows;
+	*ret_n = n;
+	return 0;
 }
 
 int
@@ -1452,9 +1588,6 @@ store_event_list(struct store *s, const char *sprite, size_t limit,
     struct event_row **ret, size_t *ret_n)
 {
 	struct query q;
-	struct event_row *rows = NULL, *e;
-	size_t n = 0, cap = 0;
-	int r;
 
 	/* Two texts rather than "? IS NULL OR sprite = ?", which would keep
 	 * SQLite off the (sprite, id) index. */
@@ -1469,23 +1602,20 @@ store_event_list(struct store *s, const char *sprite, size_t limit,
 		    "ORDER BY id");
 	}
 	bind_int(&q, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
-	while ((r = query_step(&q)) == 1) {
-		rows = grow(rows, n, &cap, sizeof *rows);
-		e = &rows[n++];
-		e->id = sqlite3_column_int64(q.st, 0);
-		e->at = sqlite3_column_int64(q.st, 1);
-		e->sprite = column_text(q.st, 2);
-		e->kind = column_text(q.st, 3);
-		e->message = column_text(q.st, 4);
-	}
-	query_done(&q);
-	if (r < 0) {
-		event_rows_free(rows, n);
-		return r;
-	}
-	*ret = rows;
-	*ret_n = n;
-	return 0;
+	return event_rows_read(&q, ret, ret_n);
+}
+
+int
+store_event_list_after(struct store *s, int64_t after_id, size_t limit,
+    struct event_row **ret, size_t *ret_n)
+{
+	struct query q;
+
+	query_init(&q, s, "SELECT id, at, sprite, kind, message FROM events "
+	    "WHERE id > ? ORDER BY id LIMIT ?");
+	bind_int(&q, after_id);
+	bind_int(&q, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+	return event_rows_read(&q, ret, ret_n);
 }
 
 void
@@ -1498,5 +1628,87 @@ event_rows_free(struct event_row *rows, size_t n)
 		free(rows[i].kind);
 		free(rows[i].message);
 	}
+	free(rows);
+}
+
+/* API tokens. */
+
+int
+store_token_add(struct store *s, const char *name, const char *hash, int64_t *ret_created)
+{
+	struct query q;
+	int64_t now = now_unix_ms();
+	int r;
+
+	query_init(&q, s, "INSERT INTO tokens (name, hash, created_at) VALUES (?, ?, ?)");
+	bind_text(&q, name);
+	bind_text(&q, hash);
+	bind_int(&q, now);
+	r = query_exec(&q);
+	if (r == 0 && ret_created != NULL)
+		*ret_created = now;
+	return r;
+}
+
+int
+store_token_find(struct store *s, const char *hash, char **ret_name)
+{
+	struct query q;
+	int r;
+
+	query_init(&q, s, "SELECT name FROM tokens WHERE hash = ?");
+	bind_text(&q, hash);
+	r = query_row(&q, "token");
+	if (r == 0)
+		*ret_name = column_text(q.st, 0);
+	query_done(&q);
+	return r;
+}
+
+int
+store_token_list(struct store *s, struct token_row **ret, size_t *ret_n)
+{
+	struct token_row *rows = NULL;
+	size_t n = 0, cap = 0;
+	struct query q;
+	int r;
+
+	query_init(&q, s, "SELECT name, created_at FROM tokens ORDER BY name");
+	while ((r = query_step(&q)) == 1) {
+		rows = grow(rows, n, &cap, sizeof *rows);
+		rows[n].name = column_text(q.st, 0);
+		rows[n++].created_at = sqlite3_column_int64(q.st, 1);
+	}
+	query_done(&q);
+	if (r < 0) {
+		token_rows_free(rows, n);
+		return r;
+	}
+	*ret = rows;
+	*ret_n = n;
+	return 0;
+}
+
+int
+store_token_delete(struct store *s, const char *name)
+{
+	struct query q;
+	int r;
+
+	query_init(&q, s, "DELETE FROM tokens WHERE name = ?");
+	bind_text(&q, name);
+	r = query_exec(&q);
+	if (r == 0 && sqlite3_changes(s->db) == 0) {
+		store_setmsg(s, "no token named %s", name);
+		return -ENOENT;
+	}
+	return r;
+}
+
+void
+token_rows_free(struct token_row *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(rows[i].name);
 	free(rows);
 }

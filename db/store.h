@@ -66,6 +66,8 @@ struct sprite_row {
 	int64_t	 undo_checkpoint_id;	/* the state the last restore left, or 0 */
 	char	*origin;		/* where its disk started: "minimal" (an image),
 					 * "base@v3" (a fork), "node-base" (a template) */
+	/* Schema v3. */
+	int64_t	 idle_s;		/* its own idle time: -1 the daemon's, 0 never */
 };
 
 /* A frozen point of a sprite's timeline (schema v2). */
@@ -148,6 +150,12 @@ int store_layer_list_pending(struct store *s, struct layer_row **ret, size_t *re
 /* How many things hold layer @id: sprites' tops, checkpoints, templates and
  * layers built on it. A layer held by nothing may be deleted. */
 int store_layer_refs(struct store *s, int64_t id, int *ret);
+/* Points layer @id at a new parent (0: the image), after its file's
+ * backing was changed to that parent's file (a merge). */
+int store_layer_set_parent(struct store *s, int64_t id, int64_t parent_id);
+/* Layer @id and its ancestors, @id first, the one on the image last; an
+ * array freed with layer_rows_free. */
+int store_layer_chain(struct store *s, int64_t id, struct layer_row **ret, size_t *ret_n);
 
 /* Checkpoints. */
 /* Sets id and created_at; a negative row->version takes the sprite's next. */
@@ -188,6 +196,9 @@ int store_sprite_get_id(struct store *s, int64_t id, struct sprite_row *ret);
 int store_sprite_list(struct store *s, struct sprite_row **ret, size_t *ret_n);
 int store_sprite_set_state(struct store *s, int64_t id, const char *state,
     const char *last_error);
+/* Sets the sprite's own idle time in seconds (0: never sleeps; -1: back to
+ * the daemon's default). */
+int store_sprite_set_idle(struct store *s, int64_t id, int64_t idle_s);
 /* Records the QEMU process of an awake sprite (pid 0 and NULL clear it). */
 int store_sprite_set_process(struct store *s, int64_t id, int64_t pid,
     uint64_t pid_start, const char *run_dir);
@@ -199,14 +210,41 @@ int store_sprite_delete(struct store *s, int64_t id);
 void sprite_row_done(struct sprite_row *row);
 void sprite_rows_free(struct sprite_row *rows, size_t n);
 
+/* Daemon-wide settings (schema v3), as text by key. get: newly allocated
+ * value, or -ENOENT when unset; set with @value NULL unsets. */
+int store_setting_get(struct store *s, const char *key, char **ret);
+int store_setting_set(struct store *s, const char *key, const char *value);
+
 /* Events: an append-only log, trimmed to the newest STORE_EVENTS_KEEP. */
 #define STORE_EVENTS_KEEP	10000
+/* Appends an event; its id (ids only grow) goes to *@ret_id if not NULL. */
 int store_event_add(struct store *s, const char *sprite, const char *kind,
-    const char *message);
+    const char *message, int64_t *ret_id);
 /* The newest @limit events, oldest first; @sprite NULL for all. @ret is
  * an array freed with event_rows_free (NULL when there are none). */
 int store_event_list(struct store *s, const char *sprite, size_t limit,
     struct event_row **ret, size_t *ret_n);
+/* Up to @limit events with ids above @after_id, oldest first: what a
+ * client that saw @after_id last has missed. */
+int store_event_list_after(struct store *s, int64_t after_id, size_t limit,
+    struct event_row **ret, size_t *ret_n);
 void event_rows_free(struct event_row *rows, size_t n);
+
+/* API tokens (schema v4): a name and the SHA-256 (hex) of the secret. */
+struct token_row {
+	char	*name;
+	int64_t	 created_at;	/* unix ms */
+};
+
+/* Adds a token; -EEXIST if @name is taken. *@ret_created (may be NULL)
+ * gets its creation time. */
+int store_token_add(struct store *s, const char *name, const char *hash, int64_t *ret_created);
+/* The name of the token whose hash is @hash (newly allocated), or -ENOENT. */
+int store_token_find(struct store *s, const char *hash, char **ret_name);
+/* Sorted by name; freed with token_rows_free. */
+int store_token_list(struct store *s, struct token_row **ret, size_t *ret_n);
+/* -ENOENT if there is no token @name. */
+int store_token_delete(struct store *s, const char *name);
+void token_rows_free(struct token_row *rows, size_t n);
 
 #endif

@@ -23,7 +23,7 @@
 #include "db/store.h"
 
 /* The schema version this sprig writes; bump with each migration. */
-#define SCHEMA_LATEST	2
+#define SCHEMA_LATEST	4
 
 /* Schema version 1 as sprig 1 wrote it, to test upgrades from a real one. */
 static const char v1_schema[] =
@@ -365,6 +365,7 @@ test_migrate_v1(void **state)
 	assert_int_equal(sp.head_checkpoint_id, 0);
 	assert_int_equal(sp.undo_checkpoint_id, 0);
 	assert_null(sp.origin);
+	assert_int_equal(sp.idle_s, -1);	/* v3: the daemon's default */
 	sprite_row_done(&sp);
 	assert_int_equal(store_checkpoint_get(f->s, 1, 0, &c), 0);
 	assert_int_equal(c.layer_id, 1);
@@ -812,6 +813,58 @@ test_sprite_delete_cascades_checkpoints(void **state)
 	/* Checkpoints keep their layer referenced; the layers stay. */
 	assert_int_equal(store_layer_delete(f->s, l1), -EINVAL);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM layers"), 2);
+}
+
+static void
+test_sprite_idle(void **state)
+{
+	struct fixture *f = *state;
+	struct sprite_row got;
+	int64_t img, l1, id;
+
+	img = add_image(f->s, "minimal", "h");
+	l1 = add_layer(f->s, img, 0, "/layers/1.qcow2");
+	id = add_sprite(f->s, "dev", img, l1);
+	got = get_sprite(f->s, "dev");
+	assert_int_equal(got.idle_s, -1);
+	sprite_row_done(&got);
+
+	assert_int_equal(store_sprite_set_idle(f->s, id, 300), 0);
+	got = get_sprite(f->s, "dev");
+	assert_int_equal(got.idle_s, 300);
+	sprite_row_done(&got);
+	assert_int_equal(store_sprite_set_idle(f->s, id, 0), 0);
+	got = get_sprite(f->s, "dev");
+	assert_int_equal(got.idle_s, 0);
+	sprite_row_done(&got);
+	assert_int_equal(store_sprite_set_idle(f->s, id, -1), 0);
+	got = get_sprite(f->s, "dev");
+	assert_int_equal(got.idle_s, -1);
+	sprite_row_done(&got);
+
+	assert_int_equal(store_sprite_set_idle(f->s, id, -5), -EINVAL);
+	assert_int_equal(store_sprite_set_idle(f->s, id + 100, 10), -ENOENT);
+}
+
+static void
+test_settings(void **state)
+{
+	struct fixture *f = *state;
+	char *v = (char *)"untouched";
+
+	assert_int_equal(store_setting_get(f->s, "max_awake", &v), -ENOENT);
+	assert_string_equal(v, "untouched");
+	assert_int_equal(store_setting_set(f->s, "max_awake", "4"), 0);
+	assert_int_equal(store_setting_get(f->s, "max_awake", &v), 0);
+	assert_string_equal(v, "4");
+	free(v);
+	assert_int_equal(store_setting_set(f->s, "max_awake", "6"), 0);
+	assert_int_equal(store_setting_get(f->s, "max_awake", &v), 0);
+	assert_string_equal(v, "6");
+	free(v);
+	assert_int_equal(store_setting_set(f->s, "max_awake", NULL), 0);
+	assert_int_equal(store_setting_get(f->s, "max_awake", &v), -ENOENT);
+	assert_int_equal(store_setting_set(f->s, "never_set", NULL), 0);
 }
 
 static void
@@ -1331,13 +1384,13 @@ test_events(void **state)
 	struct fixture *f = *state;
 	struct event_row *rows = NULL;
 	size_t n = 0;
-	int64_t t0 = now_unix_ms();
+	int64_t t0 = now_unix_ms(), id1 = 0;
 
-	assert_int_equal(store_event_add(f->s, NULL, "start", "daemon up"), 0);
-	assert_int_equal(store_event_add(f->s, "a", "create", "created a"), 0);
-	assert_int_equal(store_event_add(f->s, "b", "create", "created b"), 0);
-	assert_int_equal(store_event_add(f->s, "a", "start", "started a"), 0);
-	assert_int_equal(store_event_add(f->s, "a", "stop", NULL), -EINVAL);
+	assert_int_equal(store_event_add(f->s, NULL, "start", "daemon up", NULL), 0);
+	assert_int_equal(store_event_add(f->s, "a", "create", "created a", &id1), 0);
+	assert_int_equal(store_event_add(f->s, "b", "create", "created b", NULL), 0);
+	assert_int_equal(store_event_add(f->s, "a", "start", "started a", NULL), 0);
+	assert_int_equal(store_event_add(f->s, "a", "stop", NULL, NULL), -EINVAL);
 
 	assert_int_equal(store_event_list(f->s, NULL, 100, &rows, &n), 0);
 	assert_int_equal(n, 4);
@@ -1366,6 +1419,19 @@ test_events(void **state)
 	assert_int_equal(store_event_list(f->s, "nobody", 10, &rows, &n), 0);
 	assert_int_equal(n, 0);
 	assert_null(rows);
+
+	/* What a client that last saw "created a" missed, oldest first. */
+	assert_int_equal(store_event_list_after(f->s, id1, 10, &rows, &n), 0);
+	assert_int_equal(n, 2);
+	assert_true(rows[0].id == id1 + 1);
+	assert_string_equal(rows[0].message, "created b");
+	assert_string_equal(rows[1].message, "started a");
+	event_rows_free(rows, n);
+	assert_int_equal(store_event_list_after(f->s, id1, 1, &rows, &n), 0);
+	assert_int_equal(n, 1);
+	event_rows_free(rows, n);
+	assert_int_equal(store_event_list_after(f->s, id1 + 2, 10, &rows, &n), 0);
+	assert_int_equal(n, 0);
 }
 
 static void
@@ -1381,7 +1447,7 @@ test_events_trimmed(void **state)
 	for (i = 0; i < total; i++) {
 		snprintf(msg, sizeof msg, "event %d", i);
 		assert_int_equal(store_event_add(f->s, i % 2 ? "odd" : NULL,
-		    "test", msg), 0);
+		    "test", msg, NULL), 0);
 	}
 	assert_int_equal(store_commit(f->s), 0);
 
@@ -1397,7 +1463,7 @@ test_events_trimmed(void **state)
 	event_rows_free(rows, n);
 
 	/* One more keeps the count. */
-	assert_int_equal(store_event_add(f->s, NULL, "test", "last"), 0);
+	assert_int_equal(store_event_add(f->s, NULL, "test", "last", NULL), 0);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events"),
 	    STORE_EVENTS_KEEP);
 	assert_int_equal(store_event_list(f->s, NULL, 1, &rows, &n), 0);
@@ -1434,6 +1500,8 @@ main(void)
 		    setup_open, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_sprite_delete_cascades_checkpoints, setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_sprite_idle, setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_settings, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_sprite_origin_and_head,
 		    setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_checkpoint_versions,
