@@ -38,6 +38,8 @@
 #include "common/buf.h"
 #include "common/loop.h"
 #include "common/xmalloc.h"
+#include "identity.h"
+#include "request.h"
 #include "session.h"
 #include "sprig-init.h"
 
@@ -176,7 +178,14 @@ agent_down(const char *why)
 	ag.head_left = 0;
 	buf_reset(&ag.in);
 	buf_reset(&ag.out);
+	request_host_gone();
 	agent_retry(AGENT_RETRY_MS);
+}
+
+int
+agent_host_up(void)
+{
+	return ag.up;
 }
 
 /* A host is there, maybe a new one: start its stream clean, with a HELLO. */
@@ -187,6 +196,7 @@ agent_greet(void)
 	buf_reset(&ag.in);
 	buf_reset(&ag.out);
 	session_kill_all();
+	request_host_gone();
 	agent_send_hello();
 }
 
@@ -207,6 +217,7 @@ agent_host_hello(uint32_t version, uint64_t ms)
 	/* What is queued was for the previous host and its sessions, killed here. */
 	agent_out_drop_unsent();
 	session_kill_all();
+	request_host_gone();
 	agent_send_hello();
 }
 
@@ -293,6 +304,12 @@ agent_frame(const struct agent_hdr *h, const uint8_t *p)
 		if (r.err)
 			break;
 		session_resize(h->chan, rows, cols);
+		return;
+	case AGENT_REPLY:
+		request_reply(p, h->len);
+		return;
+	case AGENT_IDENTITY:
+		identity_apply(p, h->len);
 		return;
 	case AGENT_SHUTDOWN:
 		init_log("the host asked to power off");

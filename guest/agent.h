@@ -13,6 +13,9 @@ struct loop;
 /* Looks for the port (it may appear late) and serves it from then on. */
 void agent_start(struct loop *l);
 
+/* Whether a host is connected to the port. */
+int agent_host_up(void);
+
 /* Queue frames toward the host; they are dropped if the host goes away first. */
 void agent_send(uint16_t type, uint32_t chan, const void *payload, size_t len);
 void agent_send_exec_ok(uint32_t chan, int pid);

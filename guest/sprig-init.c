@@ -32,7 +32,9 @@
 
 #include "common/loop.h"
 #include "agent.h"
+#include "request.h"
 #include "session.h"
+#include "sprite-env.h"
 
 #define INIT_HOSTNAME_ARG	"sprig.hostname="
 #define INIT_HOSTNAME_DEFAULT	"sprite"
@@ -279,11 +281,15 @@ init_poweroff(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	const char *self = argc > 0 ? strrchr(argv[0], '/') : NULL;
 	struct loop *l;
 	int sfd, r;
 
+	self = self != NULL ? self + 1 : argc > 0 ? argv[0] : "";
+	if (strcmp(self, "sprite-env") == 0)
+		return sprite_env_main(argc, argv);
 	if (getpid() == 1) {
 		umask(022);
 		if (chdir("/") < 0) {
@@ -304,6 +310,7 @@ main(void)
 		init_log("watch SIGCHLD: %s", strerror(-r));
 	session_init(l);
 	agent_start(l);
+	request_start(l);
 	loop_set_before_sleep(l, agent_before_sleep, NULL);
 	for (;;) {
 		struct timespec pause_ts = { 1, 0 };

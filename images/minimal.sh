@@ -8,7 +8,8 @@
 #   initrd.img  busybox, the virtio modules in dependency order and an /init
 #               that mounts /dev/vda and switches to /sbin/sprig-init
 #   rootfs.img  ext4 made with mke2fs -d (no mounts, no loop devices):
-#               busybox, sprig-init and a few files in /etc
+#               busybox, sprig-init (also as sprite-env), a few files in
+#               /etc and /.sprite/docs for agents working inside
 #
 # Environment: SPRIG_INIT (required) the built sprig-init; SPRIG_CACHE the
 # download cache (default ${XDG_CACHE_HOME:-$HOME/.cache}/sprig).
@@ -211,6 +212,27 @@ for applet in $("$BUSYBOX" --list-full); do
 	[ -e "$root/$applet" ] || [ -L "$root/$applet" ] || ln -s /bin/busybox "$root/$applet"
 done
 install -m 0755 "$SPRIG_INIT" "$root/sbin/sprig-init"
+# sprite-env is sprig-init called by that name (it asks the host through it).
+ln -s /sbin/sprig-init "$root/usr/bin/sprite-env"
+mkdir -p "$root/.sprite/docs"
+cat >"$root/.sprite/docs/agent-context.md" <<'EOF'
+# You are in a sprite
+
+This machine is a sprite: a Linux VM run by sprig. Its disk persists; it
+sleeps when idle and wakes, processes intact, when used again.
+
+## Checkpoints
+- `sprite-env checkpoints` lists this sprite's checkpoints (* marks the one
+  its disk grew from); `sprite-env checkpoints create -m "what works"`
+  checkpoints the disk live, in milliseconds.
+- `sprite-env checkpoints restore v3` puts the disk back to v3 and restarts
+  the sprite; `restore undo` goes back to before the last restore.
+- Checkpoint before anything risky. A broken sprite is one restore away.
+
+## Staying awake
+- The sprite sleeps after a while with no client. For a long unattended run:
+  `sprite-env keepalive 2h` (or `off`).
+EOF
 
 cat >"$root/etc/passwd" <<'EOF'
 root:x:0:0:root:/root:/bin/sh
