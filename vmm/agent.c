@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -258,6 +259,33 @@ agent_on_stdin_window(struct agent *a, struct agent_session *s, uint32_t bytes)
 	}
 }
 
+/* A `sprite-env` command line from the guest (AGENT_REQUEST). */
+static void
+agent_on_request(struct agent *a, const uint8_t *p, size_t n)
+{
+	char **argv = NULL;
+	uint32_t id, argc, i;
+	struct rd r;
+
+	rd_init(&r, p, n);
+	id = rd_u32(&r);
+	argc = rd_u32(&r);
+	if (r.err || argc > AGENT_REQUEST_MAX_ARGS)
+		return;
+	argv = xcalloc((size_t)argc + 1, sizeof *argv);
+	for (i = 0; i < argc && !r.err; i++)
+		argv[i] = rd_str(&r, AGENT_MAX_PAYLOAD);
+	if (r.err)
+		agent_reply(a, id, 2, "sprite-env: malformed request\n");
+	else if (a->cb->request == NULL)
+		agent_reply(a, id, 1, "sprite-env: this host does not take requests\n");
+	else
+		a->cb->request(a, id, (int)argc, argv, a->arg);
+	for (i = 0; i < argc; i++)
+		free(argv[i]);
+	free(argv);
+}
+
 static void
 agent_on_frame(struct agent *a, const struct agent_hdr *h, const uint8_t *p)
 {
@@ -340,6 +368,9 @@ agent_on_frame(struct agent *a, const struct agent_hdr *h, const uint8_t *p)
 		agent_unlink(a, s);
 		/* The guest's numbers are not trusted to be in range. */
 		cb->exited(cb_arg, sig > 0 && sig < 128 ? 128 + sig : code, sig);
+		break;
+	case AGENT_REQUEST:
+		agent_on_request(a, p, h->len);
 		break;
 	default:
 		break;	/* a newer guest: ignore what we do not know */
@@ -606,6 +637,42 @@ int
 agent_sync(struct agent *a, agent_ping_fn fn, void *arg)
 {
 	return agent_request(a, AGENT_SYNC, fn, arg);
+}
+
+int
+agent_reply(struct agent *a, uint32_t id, int status, const char *text)
+{
+	size_t off;
+
+	if (a->closed)
+		return -ENOTCONN;
+	off = agent_frame_begin(&a->out, AGENT_REPLY, 0);
+	buf_add_u32(&a->out, id);
+	buf_add_u32(&a->out, (uint32_t)status);
+	buf_add_str(&a->out, text);
+	agent_frame_end(&a->out, off);
+	agent_update_mask(a);
+	return 0;
+}
+
+int
+agent_identity(struct agent *a, const char *hostname, const char *machine_id)
+{
+	uint8_t seed[AGENT_SEED_SIZE];
+	size_t off;
+
+	if (a->closed)
+		return -ENOTCONN;
+	if (getrandom(seed, sizeof seed, 0) != (ssize_t)sizeof seed)
+		return -EIO;
+	off = agent_frame_begin(&a->out, AGENT_IDENTITY, 0);
+	buf_add_str(&a->out, hostname);
+	buf_add_str(&a->out, machine_id);
+	buf_add_u32(&a->out, sizeof seed);
+	buf_add(&a->out, seed, sizeof seed);
+	agent_frame_end(&a->out, off);
+	agent_update_mask(a);
+	return 0;
 }
 
 int

@@ -28,7 +28,13 @@ struct agent_callbacks {
 	void (*hello)(struct agent *a, const char *hostname, void *arg);
 	/* The channel closed or broke; every session was told first. */
 	void (*closed)(struct agent *a, const char *why, void *arg);
+	/* Optional: a `sprite-env` command line from the guest (@argv
+	 * valid during the call); answer it once with agent_reply. */
+	void (*request)(struct agent *a, uint32_t id, int argc, char **argv, void *arg);
 };
+
+/* Arguments a request may carry. */
+#define AGENT_REQUEST_MAX_ARGS	64
 
 /*
  * Flow control (see common/agent_proto.h): each session may have
@@ -102,6 +108,14 @@ typedef void (*agent_ping_fn)(struct agent *a, int err, uint64_t usec, void *arg
 int agent_ping(struct agent *a, agent_ping_fn fn, void *arg);
 /* Asks the guest to flush its writes to disk; @fn as for a ping. */
 int agent_sync(struct agent *a, agent_ping_fn fn, void *arg);
+/* Answers request @id: @status is the command's exit status, @text what it
+ * prints. Returns 0, or -ENOTCONN once the channel is gone. */
+int agent_reply(struct agent *a, uint32_t id, int status, const char *text);
+/* Bytes of randomness agent_identity gives the guest's pool. */
+#define AGENT_SEED_SIZE		64
+/* Tells the guest its hostname and machine-id and adds fresh randomness to
+ * its pool (after every boot and resume). Returns 0, -ENOTCONN or -EIO. */
+int agent_identity(struct agent *a, const char *hostname, const char *machine_id);
 /* Asks the guest to sync and power off. */
 int agent_shutdown(struct agent *a);
 /* Bytes queued toward the guest and not yet written to the channel. */

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -29,6 +30,8 @@
 #include "common/util.h"
 #include "common/xmalloc.h"
 
+/* How long a boot whose agent channel closed waits for QEMU's exit. */
+#define QEMU_CHANNEL_GRACE_MS	500
 /* How long a clean shutdown may take before QMP quit, then SIGKILL. */
 #define QEMU_STOP_GRACE_MS	10000
 #define QEMU_QUIT_GRACE_MS	5000
@@ -62,11 +65,13 @@ struct vm {
 	uint64_t		 timer;
 	int			 stopping;	/* 0, 1 shutdown sent, 2 quit sent, 3 killed */
 	char			*fail_cause;
+	char			*lost_cause;	/* a channel broke during boot (qemu_fail_lost) */
 	char			*top_node;	/* the block node of the writable top layer */
 	char			*incoming;	/* the state being resumed from, while booting */
 	int			 released;
 	int			 saved;		/* paused with its state saved */
 	struct qemu_save	*save;		/* a save under way */
+	struct qemu_stream	*stream;	/* a merge (block-stream job) under way */
 };
 
 /* A save under way: stop, snapshot the disk, migrate the device state. */
@@ -87,7 +92,15 @@ struct qemu_snapshot {
 	void		*arg;
 };
 
+/* A block-stream job in flight; QEMU knows it by QEMU_STREAM_JOB. */
+struct qemu_stream {
+	vm_done_fn	 fn;
+	void		*arg;
+};
+#define QEMU_STREAM_JOB	"merge"
+
 static const struct agent_callbacks qemu_agent_cb;
+static void qemu_stream_end(struct vm *vm, int err, const char *cause);
 static const struct qmp_callbacks qemu_qmp_cb;
 
 const char *
@@ -254,6 +267,8 @@ qemu_close_channels(struct vm *vm)
 	vm->timer = 0;
 }
 
+static void qemu_fail_lost(struct vm *vm, char *cause);
+
 /* Boot failed: kill QEMU and report once its exit has been seen. */
 static void
 qemu_fail(struct vm *vm, char *cause)
@@ -279,6 +294,8 @@ qemu_on_exit(struct proc *p, int status, void *arg)
 	vm->proc = NULL;
 	vm->phase = QEMU_GONE;
 	qemu_close_channels(vm);
+	if (vm->stream != NULL)
+		qemu_stream_end(vm, -ECONNRESET, "the VM exited during the merge");
 	if (phase == QEMU_FAILING) {
 		/* The owner releases @vm in the callback: keep the cause apart. */
 		why = vm->fail_cause;
@@ -294,7 +311,10 @@ qemu_on_exit(struct proc *p, int status, void *arg)
 		why = xasprintf("QEMU %s while the sprite was booting%s%s",
 		    proc_status_str(status), tail ? ":\n" : "", tail ? tail : "");
 		free(tail);
-		vm->cb->ready(vm, -EIO, why, vm->arg);
+		/* Killed from outside (not a crash of its own): say so, so that a
+		 * wake keeps the saved state for another try. */
+		vm->cb->ready(vm, status != -1 && WIFSIGNALED(status) &&
+		    WTERMSIG(status) == SIGKILL ? -ECONNABORTED : -EIO, why, vm->arg);
 		free(why);
 		return;
 	}
@@ -458,6 +478,7 @@ qemu_incoming(struct vm *vm)
 }
 
 static void qemu_save_migrated(struct vm *vm, const char *status);
+static void qemu_stream_event(struct vm *vm, const char *event, const cJSON *data);
 
 /* Migration progress, on both ends. */
 static void
@@ -466,6 +487,10 @@ qemu_qmp_event(struct qmp *q, const char *event, const cJSON *data, void *arg)
 	struct vm *vm = arg;
 	const cJSON *st;
 
+	if (strncmp(event, "BLOCK_JOB_", 10) == 0) {
+		qemu_stream_event(vm, event, data);
+		return;
+	}
 	if (strcmp(event, "MIGRATION") != 0)
 		return;
 	st = cJSON_GetObjectItemCaseSensitive(data, "status");
@@ -489,9 +514,7 @@ qemu_qmp_ready(struct qmp *q, int err, void *arg)
 	struct vm *vm = arg;
 
 	if (err < 0) {
-		if (vm->phase == QEMU_BOOTING)
-			qemu_fail(vm, xasprintf("cannot talk to QEMU's monitor: %s",
-			    strerror(-err)));
+		qemu_fail_lost(vm, xasprintf("cannot talk to QEMU's monitor: %s", strerror(-err)));
 		return;
 	}
 	qmp_command(q, "migrate-set-capabilities", qemu_capabilities(), -1,
@@ -536,21 +559,62 @@ qemu_agent_hello(struct agent *a, const char *hostname, void *arg)
 }
 
 static void
+qemu_channel_lost(struct loop *l, uint64_t id, void *arg)
+{
+	struct vm *vm = arg;
+	char *cause = vm->lost_cause;
+
+	vm->timer = 0;
+	vm->lost_cause = NULL;
+	qemu_fail(vm, cause);
+}
+
+/*
+ * A channel to QEMU broke during a boot: QEMU is most likely exiting, and
+ * its exit says more (and whether it was killed from outside). Fail on the
+ * channel alone only if the exit does not come soon.
+ */
+static void
+qemu_fail_lost(struct vm *vm, char *cause)
+{
+	if (vm->phase != QEMU_BOOTING || vm->lost_cause != NULL) {
+		free(cause);
+		return;
+	}
+	vm->lost_cause = cause;
+	loop_del_timer(vm->loop, vm->timer);
+	vm->timer = loop_add_timer(vm->loop, QEMU_CHANNEL_GRACE_MS, qemu_channel_lost, vm);
+}
+
+static void
 qemu_agent_closed(struct agent *a, const char *why, void *arg)
 {
 	struct vm *vm = arg;
 
 	/* The channel ends when QEMU does; a live QEMU with a dead channel
-	 * cannot be driven, so it is treated as failed. */
+	 * cannot be driven, so it is treated as failed. During a boot, QEMU's
+	 * exit (which says why, and whether it was killed) comes a moment
+	 * later: wait for it before failing on the channel alone. */
 	vm->agent = NULL;
 	agent_free(a);
-	if (vm->phase == QEMU_BOOTING)
-		qemu_fail(vm, xasprintf("the guest agent's channel closed during boot"));
+	qemu_fail_lost(vm, xstrdup("the guest agent's channel closed during boot"));
+}
+
+static void
+qemu_agent_request(struct agent *a, uint32_t id, int argc, char **argv, void *arg)
+{
+	struct vm *vm = arg;
+
+	if (vm->cb->request != NULL)
+		vm->cb->request(vm, id, argc, argv, vm->arg);
+	else
+		agent_reply(a, id, 1, "sprite-env: not supported here\n");
 }
 
 static const struct agent_callbacks qemu_agent_cb = {
 	.hello = qemu_agent_hello,
 	.closed = qemu_agent_closed,
+	.request = qemu_agent_request,
 };
 
 static struct vm *
@@ -579,12 +643,15 @@ qemu_release(struct vm *vm)
 		return;
 	vm->released = 1;
 	qemu_close_channels(vm);
+	free(vm->stream);
+	vm->stream = NULL;
 	proc_forget(vm->proc);
 	free(vm->top_node);
 	free(vm->incoming);
 	if (vm->serial_fd >= 0)
 		close(vm->serial_fd);
 	free(vm->fail_cause);
+	free(vm->lost_cause);
 	free(vm->name);
 	free(vm->run_dir);
 	free(vm);
@@ -970,6 +1037,80 @@ qemu_resume(struct vm *vm, vm_done_fn fn, void *arg)
 	return r;
 }
 
+static void
+qemu_stream_end(struct vm *vm, int err, const char *cause)
+{
+	struct qemu_stream *st = vm->stream;
+
+	vm->stream = NULL;
+	if (st != NULL && !vm->released)
+		st->fn(vm, err, cause, st->arg);
+	free(st);
+}
+
+static void
+qemu_stream_event(struct vm *vm, const char *event, const cJSON *data)
+{
+	const cJSON *dev = cJSON_GetObjectItemCaseSensitive(data, "device");
+	const cJSON *error = cJSON_GetObjectItemCaseSensitive(data, "error");
+	char *cause;
+
+	if (vm->stream == NULL || !cJSON_IsString(dev) ||
+	    strcmp(dev->valuestring, QEMU_STREAM_JOB) != 0)
+		return;
+	if (strcmp(event, "BLOCK_JOB_CANCELLED") == 0) {
+		qemu_stream_end(vm, -ECANCELED, "QEMU cancelled the merge");
+	} else if (strcmp(event, "BLOCK_JOB_COMPLETED") == 0 && cJSON_IsString(error)) {
+		cause = xasprintf("QEMU could not merge the disk layers: %s", error->valuestring);
+		qemu_stream_end(vm, -EIO, cause);
+		free(cause);
+	} else if (strcmp(event, "BLOCK_JOB_COMPLETED") == 0) {
+		qemu_stream_end(vm, 0, NULL);
+	}
+}
+
+static void
+qemu_stream_started(struct qmp *q, int err, const cJSON *ret, const char *desc, void *arg)
+{
+	struct vm *vm = arg;
+	char *cause;
+
+	if (err == 0 || vm->stream == NULL)
+		return;
+	cause = xasprintf("QEMU could not start merging the disk layers: %s",
+	    desc ? desc : strerror(-err));
+	qemu_stream_end(vm, err, cause);
+	free(cause);
+}
+
+static int
+qemu_stream(struct vm *vm, const char *base_file, vm_done_fn fn, void *arg)
+{
+	cJSON *args;
+	int r;
+
+	if (vm->phase != QEMU_READY || vm->qmp == NULL)
+		return -ENOTCONN;
+	if (vm->stream != NULL)
+		return -EBUSY;
+	vm->stream = xcalloc(1, sizeof *vm->stream);
+	vm->stream->fn = fn;
+	vm->stream->arg = arg;
+	/* backing-file: the top's header names the base exactly as sprig's
+	 * database does, so start-up can tell whether a merge finished. */
+	args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "job-id", QEMU_STREAM_JOB);
+	cJSON_AddStringToObject(args, "device", vm->top_node);
+	cJSON_AddStringToObject(args, "base", base_file);
+	cJSON_AddStringToObject(args, "backing-file", base_file);
+	r = qmp_command(vm->qmp, "block-stream", args, -1, qemu_stream_started, vm);
+	if (r < 0) {
+		free(vm->stream);
+		vm->stream = NULL;
+	}
+	return r;
+}
+
 static pid_t
 qemu_pid(const struct vm *vm)
 {
@@ -1002,5 +1143,6 @@ const struct vmm_ops qemu_vmm_ops = {
 	.snapshot = qemu_snapshot,
 	.save = qemu_save,
 	.resume = qemu_resume,
+	.stream = qemu_stream,
 	.agent = qemu_agent,
 };

@@ -37,10 +37,15 @@ struct vm_config {
 
 struct vm_callbacks {
 	/* err 0: booted. err < 0: failed, @cause says why for a person
-	 * (with the console's last lines when they help). */
+	 * (with the console's last lines when they help); -ECONNABORTED
+	 * when the process was killed from outside (SIGKILL) meanwhile. */
 	void (*ready)(struct vm *vm, int err, const char *cause, void *arg);
 	/* The VM's process is gone; @why for a person. */
 	void (*exited)(struct vm *vm, const char *why, void *arg);
+	/* Optional: a `sprite-env` command line from inside the guest
+	 * (@argv valid during the call); answered with agent_reply on the
+	 * VM's agent. */
+	void (*request)(struct vm *vm, uint32_t id, int argc, char **argv, void *arg);
 };
 
 /* The end of an asynchronous VM operation; @cause for a person. */
@@ -81,6 +86,13 @@ struct vmm_ops {
 	int (*save)(struct vm *vm, const char *state_file, const char *disk_file,
 	    vm_done_fn fn, void *arg);
 	int (*resume)(struct vm *vm, vm_done_fn fn, void *arg);
+	/* Merges, live, the layers between the writable top and @base_file
+	 * (a file of its backing chain, or the image) into the top: QEMU's
+	 * block-stream reads them and copies what the top lacks, then the
+	 * top's backing file becomes @base_file. The layers merged are only
+	 * read. Called back once when the job ends (with an error if the VM
+	 * exits first); not after release. -EBUSY while one runs. */
+	int (*stream)(struct vm *vm, const char *base_file, vm_done_fn fn, void *arg);
 	/* The agent channel of a ready VM, else NULL. */
 	struct agent *(*agent)(const struct vm *vm);
 };
