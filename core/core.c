@@ -30,6 +30,7 @@
 #include "common/proc.h"
 #include "common/util.h"
 #include "common/xmalloc.h"
+#include "vmm/agent.h"
 #include "vmm/vmm.h"
 
 const char *const op_names[] = {
@@ -90,6 +91,7 @@ sprite_new(struct core *c, const char *name, int64_t id)
 	s->core = c;
 	s->name = xstrdup(name);
 	s->id = id;
+	s->cpu_pct = -1;
 	s->next = c->sprites;
 	c->sprites = s;
 	return s;
@@ -119,9 +121,22 @@ sprite_run_dir(struct core *c, const char *name)
 	return xasprintf("%s/run/%s", c->home, name);
 }
 
+/* A watcher may unwatch itself from its callback: step past it first. */
+void
+core_notify(struct core *c, const struct event_row *ev)
+{
+	struct watcher *w, *next;
+
+	for (w = c->watchers; w != NULL; w = next) {
+		next = w->next;
+		w->fn(w->arg, ev);
+	}
+}
+
 void
 core_event(struct core *c, const char *sprite, const char *kind, const char *fmt, ...)
 {
+	struct event_row ev;
 	va_list ap;
 	char *msg;
 
@@ -129,8 +144,81 @@ core_event(struct core *c, const char *sprite, const char *kind, const char *fmt
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
 	va_end(ap);
-	store_event_add(c->store, sprite, kind, msg ? msg : kind);
+	ev.at = now_unix_ms();
+	ev.sprite = (char *)sprite;
+	ev.kind = (char *)kind;
+	ev.message = msg ? msg : (char *)kind;
+	if (store_event_add(c->store, sprite, kind, ev.message, &ev.id) < 0)
+		ev.id = 0;	/* not in the log, but watchers still hear it */
+	core_notify(c, &ev);
 	free(msg);
+}
+
+void
+sprite_set_op(struct sprite *s, enum sprite_op op)
+{
+	struct event_row ev = { 0 };
+
+	if (s->op == op)
+		return;
+	s->op = op;
+	ev.at = now_unix_ms();
+	ev.sprite = s->name;
+	ev.kind = (char *)"op";
+	ev.message = (char *)op_names[op];
+	core_notify(s->core, &ev);
+}
+
+uint64_t
+core_watch(struct core *c, core_watch_fn fn, void *arg)
+{
+	struct watcher *w = xcalloc(1, sizeof *w);
+
+	w->id = ++c->next_watch_id;
+	w->fn = fn;
+	w->arg = arg;
+	w->next = c->watchers;
+	c->watchers = w;
+	usage_watch(c);
+	return w->id;
+}
+
+void
+core_unwatch(struct core *c, uint64_t id)
+{
+	struct watcher **pp, *w;
+
+	for (pp = &c->watchers; (w = *pp) != NULL; pp = &w->next) {
+		if (w->id == id) {
+			*pp = w->next;
+			free(w);
+			return;
+		}
+	}
+}
+
+int
+core_events(struct core *c, int64_t after_id, size_t limit, struct event_row **ret,
+    size_t *ret_n, char **cause)
+{
+	int r;
+
+	r = store_event_list_after(c->store, after_id, limit, ret, ret_n);
+	if (r < 0)
+		*cause = xasprintf("cannot read the event log: %s", store_errmsg(c->store));
+	return r;
+}
+
+int
+core_events_newest(struct core *c, const char *sprite, size_t limit,
+    struct event_row **ret, size_t *ret_n, char **cause)
+{
+	int r;
+
+	r = store_event_list(c->store, sprite, limit, ret, ret_n);
+	if (r < 0)
+		*cause = xasprintf("cannot read the event log: %s", store_errmsg(c->store));
+	return r;
 }
 
 /*
@@ -145,7 +233,7 @@ sprite_op_end(struct sprite *s, int err, const char *cause)
 	void *arg = s->done_arg;
 	struct waiter *w;
 
-	s->op = OP_NONE;
+	sprite_set_op(s, OP_NONE);
 	s->done = NULL;
 	s->done_arg = NULL;
 	if (fn != NULL)
@@ -278,10 +366,14 @@ sprite_boot(struct sprite *s, const struct sprite_row *row, const char *incoming
 	char *run_dir = NULL;
 	int r;
 
-	r = sprite_vm_config(c, row, &cfg, &files, &run_dir, cause);
+	r = merge_check_disk(c, row, cause);	/* a damaged disk: broken, says why */
+	if (r == 0)
+		r = sprite_vm_config(c, row, &cfg, &files, &run_dir, cause);
 	if (r < 0)
 		return r;
 	rm_rf(run_dir);	/* stale sockets of an earlier life */
+	s->mem_mb = row->mem_mb;
+	caps_make_room(c, s, row->mem_mb);
 	cfg.incoming = incoming;
 	if (incoming == NULL)
 		unlink(cfg.ram_file);	/* a cold boot starts from empty memory */
@@ -324,6 +416,34 @@ sprite_create_fail(struct sprite *s, int err, const char *cause)
 	sprite_op_end(s, err, cause);
 }
 
+/*
+ * Tells the guest who it is, after every boot and resume: a fork resumed
+ * from another sprite's memory would otherwise keep that sprite's hostname
+ * and machine-id, and two resumes of one saved memory would draw the same
+ * random numbers. The machine-id is derived from the sprite's row, so it
+ * stays the same across the sprite's own boots and differs for each fork.
+ */
+static void
+sprite_identity(struct sprite *s)
+{
+	struct core *c = s->core;
+	struct agent *a = c->vmm->agent(s->vm);
+	struct sprite_row row;
+	char *seed, hex[65];
+
+	if (a == NULL || store_sprite_get_id(c->store, s->id, &row) < 0)
+		return;
+	seed = xasprintf("sprig machine-id %lld %lld", (long long)row.id,
+	    (long long)row.created_at);
+	if (sha256_hex(seed, strlen(seed), hex) == 0) {
+		hex[32] = '\0';
+		if (agent_identity(a, row.name, hex) < 0)
+			core_event(c, row.name, "error", "cannot give the guest its identity");
+	}
+	free(seed);
+	sprite_row_done(&row);
+}
+
 static void
 sprite_vm_ready(struct vm *vm, int err, const char *cause, void *arg)
 {
@@ -339,6 +459,17 @@ sprite_vm_ready(struct vm *vm, int err, const char *cause, void *arg)
 			sprite_create_fail(s, err, cause);
 			return;
 		}
+		if (s->op == OP_WAKE && err == -ECONNABORTED) {
+			/* QEMU was killed, not refused the state: keep it
+			 * asleep with its state for the next wake. */
+			char *why = xasprintf("the wake failed: %s; the sprite is still asleep "
+			    "with its memory kept: wake it again", cause);
+
+			core_event(c, s->name, "error", "%s", why);
+			sprite_op_end(s, -EIO, why);
+			free(why);
+			return;
+		}
 		if (s->op == OP_WAKE && sleep_wake_failed(s, cause) == 0)
 			return;
 		store_sprite_set_state(c->store, s->id, SPRITE_STOPPED, cause);
@@ -347,12 +478,20 @@ sprite_vm_ready(struct vm *vm, int err, const char *cause, void *arg)
 		return;
 	}
 	s->vm_ready = 1;
+	sprite_identity(s);
 	store_sprite_set_state(c->store, s->id, SPRITE_RUNNING, NULL);
 	if (s->op == OP_CREATE || s->op == OP_START)
 		core_event(c, s->name, s->op == OP_CREATE ? "create" : "start",
 		    "running (%s)", c->vmm->accel());
 	else if (s->op == OP_WAKE)
 		core_event(c, s->name, "wake", "awake");
+	if (s->op == OP_WAKE) {
+		/* Running on: the saved devices are stale from now on. */
+		char *state = sprite_sleep_state(c, s->id);
+
+		unlink(state);
+		free(state);
+	}
 	sprite_op_end(s, 0, NULL);
 }
 
@@ -408,6 +547,7 @@ sprite_vm_exited(struct vm *vm, const char *why, void *arg)
 const struct vm_callbacks sprite_vm_cb = {
 	.ready = sprite_vm_ready,
 	.exited = sprite_vm_exited,
+	.request = sprite_env_request,
 };
 
 static void
@@ -536,7 +676,7 @@ core_create(struct core *c, const char *name, const char *image,
 	if (image == NULL || *image == '\0')
 		image = IMAGE_DEFAULT;
 	s = sprite_new(c, name, 0);
-	s->op = OP_CREATE;
+	sprite_set_op(s, OP_CREATE);
 	s->done = fn;
 	s->done_arg = arg;
 	s->origin = xstrdup(image);
@@ -621,7 +761,7 @@ sprite_boot_op(struct core *c, const struct sprite_row *row, enum sprite_op op,
 	struct sprite *s = sprite_new(c, row->name, row->id);
 	int r;
 
-	s->op = op;
+	sprite_set_op(s, op);
 	s->layer_id = row->top_layer_id;
 	r = sprite_boot(s, row, incoming, cause);
 	if (r < 0) {
@@ -650,7 +790,7 @@ core_stop(struct core *c, const char *name, core_done_fn fn, void *arg, char **c
 		core_defer(c, fn, arg, 0, NULL);	/* already stopped */
 		return 0;
 	}
-	s->op = OP_STOP;
+	sprite_set_op(s, OP_STOP);
 	s->done = fn;
 	s->done_arg = arg;
 	c->vmm->stop(s->vm);
@@ -670,7 +810,7 @@ core_destroy(struct core *c, const char *name, core_done_fn fn, void *arg, char 
 		return r;
 	if (s == NULL)
 		s = sprite_new(c, name, row.id);
-	s->op = OP_DESTROY;
+	sprite_set_op(s, OP_DESTROY);
 	s->done = fn;
 	s->done_arg = arg;
 	s->layer_id = row.top_layer_id;
@@ -775,6 +915,12 @@ core_agent(struct core *c, const char *name, struct agent **ret, char **cause)
 	return 0;
 }
 
+struct store *
+core_store(struct core *c)
+{
+	return c->store;
+}
+
 const char *
 core_accel(const struct core *c)
 {
@@ -804,8 +950,9 @@ core_adopt(struct core *c, const struct sprite_row *row)
 	r = sprite_vm_config(c, row, &cfg, &files, &run_dir, &cause);
 	if (r == 0) {
 		s = sprite_new(c, row->name, row->id);
-		s->op = OP_ADOPT;
+		sprite_set_op(s, OP_ADOPT);
 		s->layer_id = row->top_layer_id;
+		s->mem_mb = row->mem_mb;
 		r = c->vmm->adopt(c->loop, &cfg, (pid_t)row->pid, row->pid_start,
 		    &sprite_vm_cb, s, &s->vm, &cause);
 		if (r < 0)
@@ -951,6 +1098,18 @@ core_reconcile(struct core *c)
 			core_kill_recorded(row);
 			sprite_remove(c, row->id, row->name, row->top_layer_id, NULL);
 			core_event(c, row->name, "error", "an unfinished create was undone");
+		} else if (row->pid != 0 && strcmp(row->state, SPRITE_SLEEPING) == 0) {
+			/* A sleep cut off after it was recorded: its state is
+			 * complete; finish it by ending the paused QEMU. */
+			char *run = sprite_run_dir(c, row->name);
+
+			core_kill_recorded(row);
+			store_sprite_set_process(c->store, row->id, 0, 0, NULL);
+			rm_rf(run);
+			free(run);
+			sleep_flush(c, row->id);
+			core_event(c, row->name, "sleep", "asleep (a sleep cut off by a crash was "
+			    "completed)");
 		} else if (row->pid != 0) {
 			core_adopt(c, row);
 		}
@@ -1051,6 +1210,11 @@ core_free(struct core *c)
 		free(d->cause);
 		free(d);
 	}
+	/* Watchers are the front ends' to unwatch, before this; any left
+	 * are theirs to forget. */
+	while (c->watchers != NULL)
+		core_unwatch(c, c->watchers->id);
+	loop_del_timer(c->loop, c->usage_timer);
 	store_close(c->store);
 	free(c->home);
 	free(c->layers_dir);

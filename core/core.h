@@ -42,6 +42,9 @@ int core_new(struct loop *l, const struct core_config *cfg, struct core **ret, c
  * are cancelled, their half-made results removed. */
 void core_free(struct core *c);
 const char *core_accel(const struct core *c);
+/* The store, for a front end's own rows (the API's tokens); it stays
+ * core's, valid until core_free. */
+struct store *core_store(struct core *c);
 
 int core_create(struct core *c, const char *name, const char *image,
     core_done_fn fn, void *arg, char **cause);
@@ -65,6 +68,39 @@ void core_touch(struct core *c, const char *name);
 void core_hold(struct core *c, const char *name);
 void core_unhold(struct core *c, const char *name);
 
+/*
+ * A sprite's own idle time in seconds: 0 never sleeps, -1 goes back to the
+ * daemon's default. Takes effect at once on an awake sprite.
+ */
+int core_set_idle(struct core *c, const char *name, int64_t idle_s, char **cause);
+
+/*
+ * Daemon-wide limits (0: none): past them, booting a sprite puts the least
+ * recently used idle one to sleep (core/caps.c). Set leaves a field of -1
+ * as it is.
+ */
+struct core_settings {
+	int64_t		 max_awake;	/* sprites awake at once */
+	int64_t		 max_memory_mb;	/* guest memory of the awake sprites */
+};
+int core_settings_get(struct core *c, struct core_settings *ret);
+int core_settings_set(struct core *c, const struct core_settings *set, char **cause);
+
+/* What only the daemon knows of a sprite, beside its row. CPU is known
+ * only while someone watches the event stream (it is sampled then). */
+struct core_status {
+	const char	*op;		/* the operation under way ("waking up"), or NULL */
+	int64_t		 idle_s;	/* the idle time in force: 0 never sleeps */
+	int64_t		 sleep_in_ms;	/* until it sleeps if still unused; -1 if it will not
+					 * (not awake, idle off, or held by a session) */
+	int		 sessions;	/* clients holding it awake */
+	/* What it costs the host (core/usage.c); -1 when unknown. */
+	double		 cpu_pct;	/* its QEMU's CPU, percent of one CPU, lately */
+	int64_t		 rss_mb;	/* its QEMU's resident memory */
+	int64_t		 disk_mb;	/* its layer files, its image left out */
+};
+void core_status(struct core *c, const struct sprite_row *row, struct core_status *ret);
+
 /* Calls @fn once no operation is under way on @name (at once if none is). */
 int core_wait_idle(struct core *c, const char *name, core_done_fn fn, void *arg, char **cause);
 
@@ -73,6 +109,22 @@ int core_wait_idle(struct core *c, const char *name, core_done_fn fn, void *arg,
 int core_image_state(struct core *c, const char *name, const char **ret_state,
     char **ret_progress, char **cause);
 int core_image_build(struct core *c, const char *name, char **cause);
+
+/*
+ * The event log, live. Every event core records (a state reached, an
+ * operation begun or failed, a checkpoint made) is passed to each watcher
+ * as it is recorded; @ev is valid during the call. core_watch returns an
+ * id for core_unwatch. core_events lists what came after @after_id.
+ */
+typedef void (*core_watch_fn)(void *arg, const struct event_row *ev);
+uint64_t core_watch(struct core *c, core_watch_fn fn, void *arg);
+void core_unwatch(struct core *c, uint64_t id);
+int core_events(struct core *c, int64_t after_id, size_t limit, struct event_row **ret,
+    size_t *ret_n, char **cause);
+/* The newest @limit events (of @sprite and the daemon's, or all), oldest
+ * first. */
+int core_events_newest(struct core *c, const char *sprite, size_t limit,
+    struct event_row **ret, size_t *ret_n, char **cause);
 
 int core_get(struct core *c, const char *name, struct sprite_row *ret, char **cause);
 int core_list(struct core *c, struct sprite_row **ret, size_t *ret_n);

@@ -57,7 +57,23 @@ struct sprite {
 	uint64_t	 last_active_ms;
 	int		 holds;
 	uint64_t	 idle_timer;
+	int64_t		 idle_s;	/* its own idle time (-1: the daemon's) */
+	uint64_t	 keep_until_ms;	/* kept awake from inside until then, or 0 */
+	int		 mem_mb;	/* its guest memory, once it has booted */
+	/* The last usage sample of its QEMU (usage.c). */
+	uint64_t	 cpu_ms;
+	uint64_t	 cpu_at_ms;	/* when it was taken; 0: none */
+	double		 cpu_pct;	/* of one CPU since the one before; -1 unknown */
+	uint64_t	 rss_kb;
+	int		 idle_s_known;	/* idle_s was read from its row */
 	struct sprite	*next;
+};
+
+struct watcher {
+	uint64_t	 id;
+	core_watch_fn	 fn;
+	void		*arg;
+	struct watcher	*next;
 };
 
 struct deferred {
@@ -83,6 +99,9 @@ struct core {
 	uint64_t		 idle_ms;	/* 0: sprites never fall asleep */
 	struct sprite		*sprites;
 	struct deferred		*deferred;
+	struct watcher		*watchers;
+	uint64_t		 next_watch_id;
+	uint64_t		 usage_timer;	/* samples usage while anyone watches */
 };
 
 extern const struct vm_callbacks sprite_vm_cb;
@@ -91,6 +110,10 @@ struct sprite *sprite_find(struct core *c, const char *name);
 struct sprite *sprite_new(struct core *c, const char *name, int64_t id);
 void sprite_free(struct sprite *s);
 char *sprite_run_dir(struct core *c, const char *name);
+/* Marks the operation under way (OP_NONE: none) and tells the watchers,
+ * so a front end can show "waking up" while it lasts; these notices are
+ * not kept in the event log (their id is 0). */
+void sprite_set_op(struct sprite *s, enum sprite_op op);
 /* Ends the operation under way: the requester hears, then idle waiters. */
 void sprite_op_end(struct sprite *s, int err, const char *cause);
 /* Boots the VM of a sprite whose row and top layer exist: cold, or from
@@ -142,9 +165,31 @@ void sleep_vm_exited(struct sprite *s, const char *why);
 /* idle.c: (re)arms the timer that puts an idle awake sprite to sleep;
  * does nothing while it is held, busy or not awake. */
 void idle_arm(struct sprite *s);
+/* Tells every watcher of @ev (not kept in the event log unless it came
+ * from core_event). */
+void core_notify(struct core *c, const struct event_row *ev);
+/* Starts sampling usage if anyone watches (core/usage.c); fills the usage
+ * part of a status. */
+void usage_watch(struct core *c);
+void usage_fill(struct core *c, const struct sprite_row *row, struct core_status *ret);
+/* Before @booting boots with @mem_mb of memory: puts least recently used
+ * sprites to sleep while the limits would be passed (core/caps.c). */
+void caps_make_room(struct core *c, struct sprite *booting, int mem_mb);
+/* Makes a sleeping sprite's RAM file and saved state durable, in the
+ * background (core/sleep.c). */
+void sleep_flush(struct core *c, int64_t id);
+/* Keeps @s awake for @ms from now however unused (0: no longer). */
+void idle_keepalive(struct sprite *s, uint64_t ms);
+/* A `sprite-env` command line from inside sprite @arg (core/sprite_env.c). */
+void sprite_env_request(struct vm *vm, uint32_t id, int argc, char **argv, void *arg);
 void idle_disarm(struct sprite *s);
 
 /* timeline.c: start-up recovery of checkpoints cut off by a crash. */
 void timeline_recover(struct core *c);
+
+/* merge.c: checks that every layer of @row's disk is there and a qcow2
+ * file over the one recorded, before a boot. Returns 0, or a negative
+ * errno with a cause; then the sprite is marked broken with the reason. */
+int merge_check_disk(struct core *c, const struct sprite_row *row, char **cause);
 
 #endif

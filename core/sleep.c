@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core_internal.h"
+#include "common/failpoint.h"
 #include "common/proc.h"
 #include "common/util.h"
 #include "common/xmalloc.h"
@@ -28,20 +29,49 @@ sleep_resumed(struct vm *vm, int err, const char *cause, void *arg)
 {
 }
 
+/*
+ * The devices are saved (into the state's .tmp) and the VM is paused. The
+ * sleep is decided here, in this order: the state gets its name, the row
+ * says sleeping, then QEMU quits. A daemon killed before the rename finds
+ * the sprite running and paused and lets it run on (adoption sends cont);
+ * killed after the row changed, it finds a sleeping sprite whose QEMU is
+ * still there and ends that QEMU (core_reconcile). Either way the sprite
+ * has a process or a complete saved state.
+ */
 static void
 sleep_saved(struct vm *vm, int err, const char *cause, void *arg)
 {
 	struct sprite *s = arg;
 	struct core *c = s->core;
+	char *state = sprite_sleep_state(c, s->id), *tmp = xasprintf("%s.tmp", state);
+	char *why = NULL;
 
+	if (err == 0 && rename(tmp, state) < 0) {
+		err = -errno;
+		cause = why = xasprintf("cannot name the saved state %s: %s", state,
+		    strerror(errno));
+	}
+	if (err == 0) {
+		failpoint("sleep:state-named");
+		err = store_sprite_set_state(c->store, s->id, SPRITE_SLEEPING, NULL);
+		if (err < 0)
+			cause = why = xasprintf("cannot record the sleep: %s",
+			    store_errmsg(c->store));
+	}
 	if (err < 0) {
 		/* Stay awake: the event log says why. */
+		unlink(tmp);
 		core_event(c, s->name, "error", "could not sleep: %s", cause);
 		c->vmm->resume(vm, sleep_resumed, NULL);
 		sprite_op_end(s, err, cause);
-		return;
+		goto out;
 	}
+	failpoint("sleep:recorded");
 	c->vmm->stop(vm);	/* quits at once: exited follows */
+out:
+	free(state);
+	free(tmp);
+	free(why);
 }
 
 static void
@@ -53,22 +83,33 @@ void
 sleep_vm_exited(struct sprite *s, const char *why)
 {
 	struct core *c = s->core;
-	char *ram = sprite_ram_file(c, s->id), *run = sprite_run_dir(c, s->name);
-	char *argv[] = { "sync", ram, NULL };
+	char *run = sprite_run_dir(c, s->name);
+
+	store_sprite_set_process(c->store, s->id, 0, 0, NULL);
+	rm_rf(run);
+	sleep_flush(c, s->id);
+	core_event(c, s->name, "sleep", "asleep");
+	free(run);
+	sprite_op_end(s, 0, NULL);
+}
+
+void
+sleep_flush(struct core *c, int64_t id)
+{
+	char *ram = sprite_ram_file(c, id), *state = sprite_sleep_state(c, id);
+	char *dir = xasprintf("%s/ram", c->home);
+	char *argv[] = { "sync", ram, state, dir, NULL };
 	struct proc_spec spec = { .argv = argv };
 	struct proc *p;
 
-	store_sprite_set_process(c->store, s->id, 0, 0, NULL);
-	store_sprite_set_state(c->store, s->id, SPRITE_SLEEPING, NULL);
-	rm_rf(run);
-	/* The RAM file's pages are in the page cache: make them durable in
-	 * the background; a wake does not wait for it. */
+	/* The RAM file's pages and the state are in the page cache: make
+	 * them durable in the background; a wake does not wait for it. */
 	if (proc_spawn(c->loop, &spec, sleep_flushed, NULL, &p) < 0)
-		core_event(c, s->name, "error", "cannot flush the memory of the sleeping sprite");
-	core_event(c, s->name, "sleep", "asleep");
+		core_event(c, NULL, "error", "cannot flush the memory of sprite %lld to disk",
+		    (long long)id);
 	free(ram);
-	free(run);
-	sprite_op_end(s, 0, NULL);
+	free(state);
+	free(dir);
 }
 
 /*
@@ -89,7 +130,7 @@ sleep_wake_failed(struct sprite *s, const char *cause)
 	    "booting from the disk instead", cause, aside);
 	free(state);
 	free(aside);
-	s->op = OP_START;
+	sprite_set_op(s, OP_START);
 	r = store_sprite_get_id(c->store, s->id, &row);
 	if (r == 0)
 		r = sprite_boot(s, &row, NULL, &why);
@@ -119,14 +160,15 @@ core_sleep(struct core *c, const char *name, core_done_fn fn, void *arg, char **
 		*cause = xasprintf("sprite \"%s\" is not running", name);
 		return -EAGAIN;
 	}
-	state = sprite_sleep_state(c, s->id);
+	state = xasprintf("%s/ram/%lld.state.tmp", c->home, (long long)s->id);
 	r = c->vmm->save(s->vm, state, NULL, sleep_saved, s);
 	free(state);
 	if (r < 0) {
 		*cause = xasprintf("cannot put sprite \"%s\" to sleep: %s", name, strerror(-r));
+		core_event(c, name, "error", "could not sleep: %s", strerror(-r));
 		return r;
 	}
-	s->op = OP_SLEEP;
+	sprite_set_op(s, OP_SLEEP);
 	s->done = fn;
 	s->done_arg = arg;
 	return 0;

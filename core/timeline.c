@@ -15,6 +15,10 @@
  * layer and boots again if the sprite was running. Fork puts a new empty top
  * over a checkpoint's layer for a new sprite, so the checkpoint is shared
  * copy-on-write.
+ *
+ * Each of these can deepen the chain of layers under a top; merge.c keeps
+ * it shallow: after a checkpoint is answered, and before a restored or
+ * forked top is booted.
  */
 #include <errno.h>
 #include <signal.h>
@@ -23,6 +27,7 @@
 #include <unistd.h>
 
 #include "core_internal.h"
+#include "merge.h"
 #include "names.h"
 #include "common/failpoint.h"
 #include "common/proc.h"
@@ -54,6 +59,8 @@ struct restore {
 	char		*label;		/* "v1" or "undo" for messages */
 	char		*new_file;
 	char		*mem_dir;	/* the target's memory state, if it has one */
+	int64_t		 parent_id;	/* the new top's parent: the target's layer, or
+					 * the base a merge took it down to */
 };
 
 struct fork_op {
@@ -296,8 +303,10 @@ ckpt_start(struct sprite *s, const char *comment, int is_auto, int memory,
 	int r;
 
 	r = store_sprite_get_id(c->store, s->id, &row);
-	if (r == 0)
+	if (r == 0) {
+		merge_sync(c, row.top_layer_id);	/* a merge that ended unseen */
 		r = store_layer_get(c->store, row.top_layer_id, &top);
+	}
 	if (r < 0) {
 		*cause = xasprintf("cannot read sprite \"%s\": %s", s->name, store_errmsg(c->store));
 		goto out;
@@ -379,9 +388,12 @@ checkpoint_then(struct sprite *s, int err, const char *cause, const struct check
 
 	s->tl = NULL;
 	s->done = NULL;
-	sprite_op_end(s, err, cause);	/* frees @s if it has no VM */
+	/* The requester hears at once; a merge the new top needs keeps the
+	 * sprite busy until it ends. */
 	q->fn(q->arg, err, cause, cp ? cp->version : -1);
 	free(q);
+	if (err < 0 || !merge_sprite(s))
+		sprite_op_end(s, err, cause);	/* frees @s if it has no VM */
 }
 
 int
@@ -414,7 +426,7 @@ core_checkpoint_ex(struct core *c, const char *name, const char *comment, unsign
 		s = sprite_new(c, name, row.id);
 	s->layer_id = row.top_layer_id;
 	sprite_row_done(&row);
-	s->op = OP_CHECKPOINT;
+	sprite_set_op(s, OP_CHECKPOINT);
 	q = xcalloc(1, sizeof *q);
 	q->fn = fn;
 	q->arg = arg;
@@ -423,7 +435,7 @@ core_checkpoint_ex(struct core *c, const char *name, const char *comment, unsign
 	if (r < 0) {
 		free(q);
 		s->tl = NULL;
-		s->op = OP_NONE;
+		sprite_set_op(s, OP_NONE);
 		if (fresh)
 			sprite_free(s);
 	}
@@ -575,10 +587,27 @@ restore_copy_ram(struct sprite *s)
 		restore_end(s, r, "cannot run cp to restore the memory");
 }
 
-static void
-restore_layer_made(struct proc *p, int status, void *arg)
+/* qemu-img @what exited with @status: 0, or the restore is over. */
+static int
+restore_img_ok(struct sprite *s, int status, const char *what)
 {
-	struct sprite *s = arg;
+	struct restore *rs = s->tl;
+	char *cause;
+
+	s->img_proc = NULL;
+	if (status == 0)
+		return 0;
+	cause = xasprintf("qemu-img could not %s (it %s)", what, proc_status_str(status));
+	unlink(rs->new_file);
+	restore_end(s, -EIO, cause);
+	free(cause);
+	return -EIO;
+}
+
+/* The new top's file is whole: record it, and go on from it. */
+static void
+restore_record(struct sprite *s)
+{
 	struct core *c = s->core;
 	struct restore *rs = s->tl;
 	struct checkpoint_row target = { 0 };
@@ -587,15 +616,6 @@ restore_layer_made(struct proc *p, int status, void *arg)
 	char *cause = NULL;
 	int r;
 
-	s->img_proc = NULL;
-	if (status != 0) {
-		cause = xasprintf("qemu-img could not make the restored top (it %s)",
-		    proc_status_str(status));
-		unlink(rs->new_file);
-		restore_end(s, -EIO, cause);
-		free(cause);
-		return;
-	}
 	fsync_dir(c->layers_dir);
 	failpoint("restore:layer-made");
 	r = store_checkpoint_get_id(c->store, rs->target_id, &target);
@@ -608,7 +628,7 @@ restore_layer_made(struct proc *p, int status, void *arg)
 
 		layer_row_done(&layer);
 		memset(&layer, 0, sizeof layer);
-		layer.parent_id = target.layer_id;
+		layer.parent_id = rs->parent_id;
 		layer.image_id = image_id;
 		layer.file = rs->new_file;
 		r = store_layer_add(c->store, &layer);
@@ -651,6 +671,28 @@ restore_layer_made(struct proc *p, int status, void *arg)
 	restore_boot(s, NULL);
 }
 
+static void
+restore_layer_merged(struct proc *p, int status, void *arg)
+{
+	if (restore_img_ok(arg, status, "merge the restored top's layers") == 0)
+		restore_record(arg);
+}
+
+/* The new top is made over the target's layer: merged down first if that
+ * chain is too deep (merge.c), then recorded. */
+static void
+restore_layer_made(struct proc *p, int status, void *arg)
+{
+	struct sprite *s = arg;
+	struct restore *rs = s->tl;
+
+	if (restore_img_ok(s, status, "make the restored top") < 0)
+		return;
+	if (!merge_new_top(s->core, rs->new_file, rs->parent_id, restore_layer_merged, s,
+	    &s->img_proc, &rs->parent_id))
+		restore_record(s);
+}
+
 /* The VM is down (or never was): build the new top over the target. */
 static void
 restore_stopped(struct sprite *s)
@@ -674,6 +716,7 @@ restore_stopped(struct sprite *s)
 		return;
 	}
 	rs->new_file = core_layer_path(c);
+	rs->parent_id = layer.id;
 	{
 		char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2",
 		    "-b", layer.file, rs->new_file, NULL };
@@ -736,7 +779,7 @@ core_restore(struct core *c, const char *name, const char *version,
 	if (fresh)
 		s = sprite_new(c, name, row.id);
 	s->layer_id = row.top_layer_id;
-	s->op = OP_RESTORE;
+	sprite_set_op(s, OP_RESTORE);
 	s->done = fn;
 	s->done_arg = arg;
 	rs = xcalloc(1, sizeof *rs);
@@ -754,32 +797,37 @@ core_restore(struct core *c, const char *name, const char *version,
 		free(rs);
 		s->tl = NULL;
 		s->done = NULL;
-		s->op = OP_NONE;
+		sprite_set_op(s, OP_NONE);
 		if (fresh)
 			sprite_free(s);
 	}
 	return r;
 }
 
-/* Fork: the new sprite's create, once the source checkpoint is known. */
-static void
-fork_layer_made(struct proc *p, int status, void *arg)
+/* qemu-img @what exited with @status: 0, or the create is undone. */
+static int
+fork_img_ok(struct sprite *n, int status, const char *what)
 {
-	struct sprite *n = arg;
+	char *cause;
+
+	n->img_proc = NULL;
+	if (status == 0)
+		return 0;
+	cause = xasprintf("qemu-img could not %s (it %s)", what, proc_status_str(status));
+	sprite_create_fail(n, -EIO, cause);
+	free(cause);
+	return -EIO;
+}
+
+/* Fork: the new sprite's disk is whole: boot it. */
+static void
+fork_boot(struct sprite *n)
+{
 	struct core *c = n->core;
 	struct sprite_row row = { 0 };
 	char *cause = NULL;
 	int r;
 
-	n->img_proc = NULL;
-	failpoint("fork:layer-made");
-	if (status != 0) {
-		cause = xasprintf("qemu-img could not make the fork's disk (it %s)",
-		    proc_status_str(status));
-		sprite_create_fail(n, -EIO, cause);
-		free(cause);
-		return;
-	}
 	fsync_dir(c->layers_dir);
 	r = store_sprite_get_id(c->store, n->id, &row);
 	if (r == 0)
@@ -791,6 +839,40 @@ fork_layer_made(struct proc *p, int status, void *arg)
 		sprite_create_fail(n, r, cause);
 		free(cause);
 	}
+}
+
+static void
+fork_layer_merged(struct proc *p, int status, void *arg)
+{
+	struct sprite *n = arg;
+
+	if (fork_img_ok(n, status, "merge the new disk's layers") < 0)
+		return;
+	/* The database follows the header: the top's parent is the base now.
+	 * A crash before this undoes the create ("creating"). */
+	merge_sync(n->core, n->layer_id);
+	fork_boot(n);
+}
+
+/* The new top is made over the starting layer: merged down first if
+ * that chain is too deep (merge.c), then booted. */
+static void
+fork_layer_made(struct proc *p, int status, void *arg)
+{
+	struct sprite *n = arg;
+	struct layer_row top = { 0 };
+	int64_t base;
+	int merging;
+
+	failpoint("fork:layer-made");
+	if (fork_img_ok(n, status, "make the fork's disk") < 0)
+		return;
+	merging = store_layer_get(n->core->store, n->layer_id, &top) == 0 &&
+	    merge_new_top(n->core, n->layer_file, top.parent_id, fork_layer_merged, n,
+	    &n->img_proc, &base);
+	layer_row_done(&top);
+	if (!merging)
+		fork_boot(n);
 }
 
 /*
@@ -814,7 +896,7 @@ sprite_create_over(struct core *c, const char *name, int64_t base_id, const char
 		return r;
 	}
 	n = sprite_new(c, name, 0);
-	n->op = OP_CREATE;
+	sprite_set_op(n, OP_CREATE);
 	n->origin = xstrdup(origin);
 	n->layer_file = core_layer_path(c);
 	n->image_id = base.image_id;
@@ -904,7 +986,6 @@ fork_checkpointed(struct sprite *s, int err, const char *cause, const struct che
 
 	s->tl = NULL;
 	s->done = NULL;
-	sprite_op_end(s, 0, NULL);	/* the source is idle again */
 	if (err == 0)
 		r = fork_from(c, f, cp, &why);
 	if (r < 0 && err < 0)
@@ -913,6 +994,9 @@ fork_checkpointed(struct sprite *s, int err, const char *cause, const struct che
 		f->fn(f->arg, r, why);
 	free(why);
 	fork_op_free(f);
+	/* The source is idle again, once a merge its new top needs is done. */
+	if (err < 0 || !merge_sprite(s))
+		sprite_op_end(s, 0, NULL);
 }
 
 int
@@ -952,7 +1036,7 @@ core_fork(struct core *c, const char *name, const char *version,
 		s = sprite_new(c, name, row.id);
 	s->layer_id = row.top_layer_id;
 	sprite_row_done(&row);
-	s->op = OP_FORK;
+	sprite_set_op(s, OP_FORK);
 	s->tl = f;
 	{
 		char *comment = xasprintf("fork to %s", new_name);
@@ -962,7 +1046,7 @@ core_fork(struct core *c, const char *name, const char *version,
 	}
 	if (r < 0) {
 		s->tl = NULL;
-		s->op = OP_NONE;
+		sprite_set_op(s, OP_NONE);
 		if (fresh)
 			sprite_free(s);
 		fork_op_free(f);
@@ -1008,4 +1092,5 @@ timeline_recover(struct core *c)
 out:
 	layer_rows_free(pending, np);
 	sprite_rows_free(rows, ns);
+	merge_recover(c);
 }
