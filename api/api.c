@@ -5,9 +5,9 @@
  * checkpoint, restore, fork, template save) suspend their connection and
  * resume it when core reports; the request record is shared by MHD and
  * core, reference-counted, so either may finish first. Checkpoint and
- * restore answer in NDJSON, as the Sprites API streams them: all lines at
- * once when core is done (an operation takes milliseconds to a boot's
- * seconds; the SDK reads lines either way).
+ * restore answer in NDJSON as the Sprites API streams them: the first line
+ * as soon as core takes the operation, the last when it is done (a restore
+ * of a running sprite waits for its reboot).
  */
 #include "api.h"
 
@@ -20,6 +20,9 @@
 #include <cjson/cJSON.h>
 
 #include "api_internal.h"
+#include "route.h"
+#include "auth.h"
+#include "session.h"
 #include "common/buf.h"
 #include "common/loop.h"
 #include "common/util.h"
@@ -31,31 +34,7 @@
 #define API_MAX_CONNECTIONS	256
 #define SPRIG_VERSION		"0.1.0"
 
-enum route {
-	ROUTE_NONE,
-	ROUTE_LIST,
-	ROUTE_CREATE,
-	ROUTE_GET,
-	ROUTE_DELETE,
-	ROUTE_START,
-	ROUTE_STOP,
-	ROUTE_EXEC,
-	ROUTE_PROBE,
-	ROUTE_DAEMON,
-	ROUTE_CHECKPOINT,	/* POST .../checkpoint */
-	ROUTE_CHECKPOINTS,	/* GET .../checkpoints */
-	ROUTE_CHECKPOINT_GET,	/* GET .../checkpoints/ID */
-	ROUTE_RESTORE,		/* POST .../checkpoints/ID/restore */
-	ROUTE_FORK,		/* POST .../fork */
-	ROUTE_CHECKPOINT_RM,	/* DELETE .../checkpoints/ID */
-	ROUTE_SLEEP,		/* POST .../sleep */
-	ROUTE_WAKE,		/* POST .../wake */
-	ROUTE_TEMPLATES,	/* GET /v1/templates */
-	ROUTE_TEMPLATE_SAVE,	/* POST /v1/templates */
-	ROUTE_TEMPLATE_RM,	/* DELETE /v1/templates/NAME */
-	ROUTE_IMAGE,		/* GET /v1/images/NAME */
-	ROUTE_IMAGE_BUILD,	/* POST /v1/images/NAME/build */
-};
+
 
 struct request {
 	struct api		*api;
@@ -72,7 +51,8 @@ struct request {
 	char			*cause;
 	struct exec		*exec;		/* ROUTE_EXEC's state */
 	struct probe		*probe;		/* ROUTE_PROBE's */
-	char			*ckpt;		/* the checkpoint id ("v3", "undo"), or NULL */
+	char			*ckpt;		/* the checkpoint id ("v3", "undo"), or an
+						 * exec session's, or NULL */
 	char			*comment;	/* ROUTE_CHECKPOINT's, or NULL */
 	int			 memory;	/* ROUTE_CHECKPOINT's: with the guest's memory */
 	char			*new_name;	/* ROUTE_FORK's */
@@ -81,6 +61,11 @@ struct request {
 						 * ROUTE_TEMPLATE_SAVE's, ROUTE_TEMPLATE_RM's */
 	int			 parsed;	/* the body was read and checked */
 	int			 version;	/* the checkpoint made */
+	const char		*unsupported;	/* ROUTE_UNSUPPORTED's phrase */
+	struct buf		 out;		/* checkpoint's, restore's NDJSON to send */
+	int			 streaming;	/* that answer is queued */
+	int			 suspended;	/* and waits for core */
+	int			 closed;	/* its last line is made */
 };
 
 static void
@@ -91,6 +76,7 @@ request_unref(struct request *rq)
 	exec_unref(rq->exec);
 	probe_free(rq->probe);
 	buf_done(&rq->body);
+	buf_done(&rq->out);
 	free(rq->name);
 	free(rq->cause);
 	free(rq->ckpt);
@@ -124,6 +110,15 @@ api_status_for(int err, const char **code)
 	case -ECANCELED:
 		*code = "unavailable";
 		return MHD_HTTP_SERVICE_UNAVAILABLE;
+	case -ENOTSUP:
+		*code = "not_implemented";
+		return MHD_HTTP_NOT_IMPLEMENTED;
+	case -EACCES:
+		*code = "unauthorized";
+		return MHD_HTTP_UNAUTHORIZED;
+	case -EPERM:
+		*code = "forbidden";
+		return MHD_HTTP_FORBIDDEN;
 	default:
 		*code = "internal";
 		return MHD_HTTP_INTERNAL_SERVER_ERROR;
@@ -204,10 +199,11 @@ sprite_json(struct api *a, const struct sprite_row *row)
 	} else {
 		cJSON_AddNullToObject(j, "checkpoint");
 	}
+	config_add_status(a, row, j);
 	return j;
 }
 
-static enum MHD_Result
+enum MHD_Result
 api_sprite(struct api *a, struct MHD_Connection *conn, const char *name, unsigned status)
 {
 	struct sprite_row row = { 0 };
@@ -230,20 +226,16 @@ static enum MHD_Result
 api_list(struct api *a, struct MHD_Connection *conn)
 {
 	struct sprite_row *rows = NULL;
+	enum MHD_Result ret;
 	size_t n = 0;
-	cJSON *j, *arr;
 	int r;
 
 	r = core_list(a->core, &rows, &n);
 	if (r < 0)
 		return api_error_errno(conn, r, "cannot list sprites");
-	j = cJSON_CreateObject();
-	arr = cJSON_AddArrayToObject(j, "sprites");
-	for (size_t i = 0; i < n; i++)
-		cJSON_AddItemToArray(arr, sprite_json(a, &rows[i]));
-	cJSON_AddFalseToObject(j, "has_more");
+	ret = sdk_list(a, conn, rows, n, sprite_json);
 	sprite_rows_free(rows, n);
-	return api_json(conn, MHD_HTTP_OK, j);
+	return ret;
 }
 
 /* An image's state, for progress while it builds; with @build, its build
@@ -295,8 +287,11 @@ request_done(void *arg, int err, const char *cause)
 	rq->finished = 1;
 	rq->err = err;
 	rq->cause = cause ? xstrdup(cause) : NULL;
-	if (rq->conn != NULL)
+	/* A streaming answer is suspended only while it has nothing to send. */
+	if (rq->conn != NULL && (!rq->streaming || rq->suspended)) {
+		rq->suspended = 0;
 		api_resume(rq->api, rq->conn);
+	}
 	request_unref(rq);
 }
 
@@ -395,6 +390,8 @@ request_parse(struct request *rq, char **cause)
 		r = parse_opt_string(j, "image", 0, &rq->image, cause);
 		if (r == 0)
 			r = parse_opt_string(j, "template", 0, &rq->tname, cause);
+		if (r == 0)
+			r = sdk_create_check(j, cause);
 		if (r == 0 && rq->image != NULL && rq->tname != NULL) {
 			*cause = xstrdup("give image or template, not both: a sprite made from a "
 			    "template has its template's image");
@@ -440,7 +437,96 @@ out:
 	return r;
 }
 
-/* Hands an operation to core and suspends the connection until it answers. */
+/* The NDJSON line that opens a checkpoint's or restore's answer. */
+static void
+stream_open_line(struct request *rq, struct buf *b)
+{
+	char *text;
+
+	if (rq->route == ROUTE_CHECKPOINT) {
+		timeline_line(b, "info", "data", rq->memory ?
+		    "creating checkpoint (disk and memory)" : "creating checkpoint", NULL);
+		return;
+	}
+	text = strcmp(rq->ckpt, "undo") == 0 ? xstrdup("undoing the last restore") :
+	    xasprintf("restoring to %s", rq->ckpt);
+	timeline_line(b, "info", "data", text, NULL);
+	free(text);
+}
+
+/* And the line that closes it once core has answered: complete or error. */
+static void
+stream_close_line(struct api *a, struct request *rq, struct buf *b)
+{
+	struct sprite_row row = { 0 };
+	char *cause = NULL, id[32], *text;
+	int v = -ENOENT;
+
+	if (rq->err < 0) {
+		timeline_line(b, "error", "error", rq->cause ? rq->cause : strerror(-rq->err),
+		    NULL);
+		return;
+	}
+	if (rq->route == ROUTE_CHECKPOINT) {
+		snprintf(id, sizeof id, "v%d", rq->version);
+		text = xasprintf("checkpoint %s created", id);
+	} else {
+		/* Say where it went: for "undo" only the sprite's head knows. */
+		if (core_get(a->core, rq->name, &row, &cause) == 0)
+			v = timeline_head(a->core, &row);
+		sprite_row_done(&row);
+		free(cause);
+		if (v >= 0)
+			snprintf(id, sizeof id, "v%d", v);
+		else
+			snprintf(id, sizeof id, "%s", rq->ckpt);
+		text = xasprintf("restored to %s", id);
+	}
+	timeline_line(b, "complete", "data", text, id);
+	free(text);
+}
+
+/* The NDJSON body: the opening line at once, the closing one when core
+ * answers; in between the connection is suspended. */
+static ssize_t
+stream_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+	struct request *rq = cls;
+
+	if (buf_used(&rq->out) == 0 && rq->finished && !rq->closed) {
+		stream_close_line(rq->api, rq, &rq->out);
+		rq->closed = 1;
+	}
+	return api_stream_read(rq->conn, &rq->out, rq->closed, &rq->suspended, out, max);
+}
+
+static void
+stream_free(void *cls)
+{
+	request_unref(cls);
+}
+
+/* Checkpoint and restore answer in NDJSON as they go, as the Sprites API
+ * streams them. */
+static enum MHD_Result
+stream_start(struct request *rq)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	stream_open_line(rq, &rq->out);
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, rq,
+	    stream_free);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/x-ndjson");
+	rq->streaming = 1;
+	rq->refs++;	/* the answer's, until stream_free */
+	ret = MHD_queue_response(rq->conn, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* Hands an operation to core and suspends the connection until it answers
+ * (a checkpoint or restore starts its NDJSON answer instead). */
 static enum MHD_Result
 request_start(struct api *a, struct request *rq)
 {
@@ -499,51 +585,10 @@ request_start(struct api *a, struct request *rq)
 		return ret;
 	}
 	rq->started = 1;
+	if (rq->route == ROUTE_CHECKPOINT || rq->route == ROUTE_RESTORE)
+		return stream_start(rq);
 	MHD_suspend_connection(rq->conn);
 	return MHD_YES;
-}
-
-/* The NDJSON answer of a checkpoint or restore core has finished. */
-static enum MHD_Result
-request_finish_stream(struct api *a, struct request *rq)
-{
-	struct sprite_row row = { 0 };
-	char *cause = NULL, id[32], *text;
-	enum MHD_Result ret;
-	struct buf b;
-	int v = -ENOENT;
-
-	buf_init(&b);
-	if (rq->route == ROUTE_CHECKPOINT) {
-		timeline_line(&b, "info", "data", rq->memory ?
-		    "creating checkpoint (disk and memory)" : "creating checkpoint", NULL);
-		snprintf(id, sizeof id, "v%d", rq->version);
-		text = xasprintf("checkpoint %s created", id);
-	} else {
-		text = strcmp(rq->ckpt, "undo") == 0 ? xstrdup("undoing the last restore") :
-		    xasprintf("restoring to %s", rq->ckpt);
-		timeline_line(&b, "info", "data", text, NULL);
-		free(text);
-		/* Say where it went: for "undo" only the sprite's head knows. */
-		if (rq->err == 0 && core_get(a->core, rq->name, &row, &cause) == 0)
-			v = timeline_head(a->core, &row);
-		sprite_row_done(&row);
-		free(cause);
-		if (v >= 0)
-			snprintf(id, sizeof id, "v%d", v);
-		else
-			snprintf(id, sizeof id, "%s", rq->ckpt);
-		text = xasprintf("restored to %s", id);
-	}
-	if (rq->err < 0)
-		timeline_line(&b, "error", "error", rq->cause ? rq->cause : strerror(-rq->err),
-		    NULL);
-	else
-		timeline_line(&b, "complete", "data", text, id);
-	free(text);
-	ret = timeline_ndjson(rq->conn, &b);
-	buf_done(&b);
-	return ret;
 }
 
 enum MHD_Result
@@ -561,8 +606,6 @@ api_no_content(struct MHD_Connection *conn)
 static enum MHD_Result
 request_finish(struct api *a, struct request *rq)
 {
-	if (rq->route == ROUTE_CHECKPOINT || rq->route == ROUTE_RESTORE)
-		return request_finish_stream(a, rq);
 	if (rq->err < 0)
 		return api_error_errno(rq->conn, rq->err, rq->cause);
 	switch (rq->route) {
@@ -579,112 +622,22 @@ request_finish(struct api *a, struct request *rq)
 	}
 }
 
-/* Splits /v1/sprites[/NAME[/ACTION]] and /v1/templates[/NAME] into a route;
- * *@name gets the sprite's (or template's) name, *@ckpt the checkpoint id of
- * .../checkpoints/ID[/restore]. */
-static enum route
-api_route(const char *url, const char *method, char **name, char **ckpt, int *bad_method)
+/* On the TCP listener: -EACCES without a live token, -EPERM for the token
+ * routes (tokens are made with the unix socket's authority). */
+static int
+api_tcp_check(struct api *a, struct MHD_Connection *conn, enum route route, char **cause)
 {
-	const char *p, *slash, *end;
-	size_t n;
+	const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_AUTHORIZATION);
+	int r = auth_check(a->auth, h, cause);
 
-	*bad_method = 0;
-	if (strcmp(url, "/v1/daemon") == 0) {
-		*bad_method = strcmp(method, "GET") != 0;
-		return ROUTE_DAEMON;
+	if (r == 0 && (route == ROUTE_TOKENS || route == ROUTE_TOKEN_CREATE ||
+	    route == ROUTE_TOKEN_RM)) {
+		*cause = xstrdup("tokens are managed over the unix socket only "
+		    "('sprig token create|list|revoke')");
+		r = -EPERM;
 	}
-	if (strcmp(url, "/v1/sprites") == 0 || strcmp(url, "/v1/sprites/") == 0) {
-		if (strcmp(method, "GET") == 0)
-			return ROUTE_LIST;
-		if (strcmp(method, "POST") == 0)
-			return ROUTE_CREATE;
-		*bad_method = 1;
-		return ROUTE_LIST;
-	}
-	if (strncmp(url, "/v1/images/", 11) == 0 && url[11] != '\0') {
-		p = url + 11;
-		slash = strchr(p, '/');
-		if (slash != NULL && strcmp(slash, "/build") != 0)
-			return ROUTE_NONE;
-		*name = xstrndup(p, slash ? (size_t)(slash - p) : strlen(p));
-		*bad_method = strcmp(method, slash ? "POST" : "GET") != 0;
-		return slash ? ROUTE_IMAGE_BUILD : ROUTE_IMAGE;
-	}
-	if (strcmp(url, "/v1/templates") == 0 || strcmp(url, "/v1/templates/") == 0) {
-		if (strcmp(method, "GET") == 0)
-			return ROUTE_TEMPLATES;
-		if (strcmp(method, "POST") == 0)
-			return ROUTE_TEMPLATE_SAVE;
-		*bad_method = 1;
-		return ROUTE_TEMPLATES;
-	}
-	if (strncmp(url, "/v1/templates/", 14) == 0) {
-		p = url + 14;	/* not empty: "/v1/templates/" is the list */
-		if (strchr(p, '/') != NULL)
-			return ROUTE_NONE;
-		*name = xstrdup(p);
-		*bad_method = strcmp(method, "DELETE") != 0;
-		return ROUTE_TEMPLATE_RM;
-	}
-	if (strncmp(url, "/v1/sprites/", 12) != 0)
-		return ROUTE_NONE;
-	p = url + 12;
-	slash = strchr(p, '/');
-	n = slash ? (size_t)(slash - p) : strlen(p);
-	if (n == 0)
-		return ROUTE_NONE;
-	*name = xstrndup(p, n);
-	if (slash == NULL) {
-		if (strcmp(method, "GET") == 0)
-			return ROUTE_GET;
-		if (strcmp(method, "DELETE") == 0)
-			return ROUTE_DELETE;
-		*bad_method = 1;
-		return ROUTE_GET;
-	}
-	if (strcmp(slash, "/start") == 0 || strcmp(slash, "/stop") == 0) {
-		*bad_method = strcmp(method, "POST") != 0;
-		return slash[3] == 'a' ? ROUTE_START : ROUTE_STOP;
-	}
-	if (strcmp(slash, "/sleep") == 0 || strcmp(slash, "/wake") == 0) {
-		*bad_method = strcmp(method, "POST") != 0;
-		return slash[1] == 's' ? ROUTE_SLEEP : ROUTE_WAKE;
-	}
-	if (strcmp(slash, "/probe") == 0) {
-		*bad_method = strcmp(method, "POST") != 0;
-		return ROUTE_PROBE;
-	}
-	if (strcmp(slash, "/exec") == 0) {
-		*bad_method = strcmp(method, "GET") != 0;
-		return ROUTE_EXEC;
-	}
-	if (strcmp(slash, "/checkpoint") == 0 || strcmp(slash, "/fork") == 0) {
-		*bad_method = strcmp(method, "POST") != 0;
-		return slash[1] == 'c' ? ROUTE_CHECKPOINT : ROUTE_FORK;
-	}
-	if (strcmp(slash, "/checkpoints") == 0) {
-		*bad_method = strcmp(method, "GET") != 0;
-		return ROUTE_CHECKPOINTS;
-	}
-	if (strncmp(slash, "/checkpoints/", 13) == 0 && slash[13] != '\0' && slash[13] != '/') {
-		p = slash + 13;
-		end = strchr(p, '/');
-		if (end == NULL) {
-			*ckpt = xstrdup(p);
-			if (strcmp(method, "DELETE") == 0)
-				return ROUTE_CHECKPOINT_RM;
-			*bad_method = strcmp(method, "GET") != 0;
-			return ROUTE_CHECKPOINT_GET;
-		}
-		if (strcmp(end, "/restore") == 0) {
-			*ckpt = xstrndup(p, (size_t)(end - p));
-			*bad_method = strcmp(method, "POST") != 0;
-			return ROUTE_RESTORE;
-		}
-	}
-	free(*name);
-	*name = NULL;
-	return ROUTE_NONE;
+	return r;
 }
 
 static enum MHD_Result
@@ -692,24 +645,42 @@ api_handle(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *upload_data,
     size_t *upload_data_size, void **state)
 {
-	struct api *a = cls;
+	struct api_listener *li = cls;
+	struct api *a = li->api;
 	struct request *rq = *state;
 	int bad_method;
 
 	if (rq == NULL) {
+		char *cause = NULL;
+		enum MHD_Result ret;
+		int r;
+
 		rq = xcalloc(1, sizeof *rq);
 		rq->api = a;
 		rq->conn = conn;
 		rq->refs = 1;
 		buf_init(&rq->body);
-		rq->route = api_route(url, method, &rq->name, &rq->ckpt, &bad_method);
+		buf_init(&rq->out);
+		*state = rq;
+		rq->route = route_match(url, method, &rq->name, &rq->ckpt, &bad_method,
+		    &rq->unsupported);
+		if (li->tcp && (r = api_tcp_check(a, conn, rq->route, &cause)) < 0) {
+			ret = api_error_errno(conn, r, cause);
+			free(cause);
+			return ret;
+		}
 		if (rq->name != NULL && strncmp(url, "/v1/sprites/", 12) == 0)
 			core_touch(a->core, rq->name);	/* any call on a sprite is use */
 		if (rq->route == ROUTE_TEMPLATE_RM) {
 			rq->tname = rq->name;
 			rq->name = NULL;
 		}
-		*state = rq;
+		if (rq->route == ROUTE_UNSUPPORTED) {
+			cause = xasprintf("sprig does not support %s yet", rq->unsupported);
+			ret = api_error(conn, MHD_HTTP_NOT_IMPLEMENTED, "not_implemented", cause);
+			free(cause);
+			return ret;
+		}
 		if (rq->route == ROUTE_NONE)
 			return api_error(conn, MHD_HTTP_NOT_FOUND, "not_found",
 			    "no such API route");
@@ -717,11 +688,11 @@ api_handle(void *cls, struct MHD_Connection *conn, const char *url,
 			return api_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
 			    "that method is not allowed on this route");
 		if (rq->route == ROUTE_EXEC)
-			return exec_handle(a, conn, rq->name, &rq->exec);
+			return exec_handle(a, conn, rq->name, rq->ckpt, &rq->exec);
 		return MHD_YES;	/* the body, if any, comes next */
 	}
 	if (rq->route == ROUTE_EXEC)
-		return exec_handle(a, conn, rq->name, &rq->exec);
+		return exec_handle(a, conn, rq->name, rq->ckpt, &rq->exec);
 	if (rq->route == ROUTE_PROBE && *upload_data_size == 0)
 		return probe_handle(a, conn, rq->name, &rq->probe);
 	if (*upload_data_size > 0) {
@@ -744,6 +715,14 @@ api_handle(void *cls, struct MHD_Connection *conn, const char *url,
 		return api_sprite(a, conn, rq->name, MHD_HTTP_OK);
 	case ROUTE_DAEMON:
 		return api_daemon(a, conn);
+	case ROUTE_EVENTS:
+		return events_handle(a, conn);
+	case ROUTE_SETTINGS:
+		return settings_handle(a, conn, strcmp(method, "POST") == 0,
+		    (const char *)buf_head(&rq->body), buf_used(&rq->body));
+	case ROUTE_CONFIG:
+		return config_handle(a, conn, rq->name, (const char *)buf_head(&rq->body),
+		    buf_used(&rq->body));
 	case ROUTE_IMAGE:
 	case ROUTE_IMAGE_BUILD:
 		return api_image(a, conn, rq->name, rq->route == ROUTE_IMAGE_BUILD);
@@ -755,6 +734,17 @@ api_handle(void *cls, struct MHD_Connection *conn, const char *url,
 		return template_list(a, conn);
 	case ROUTE_TEMPLATE_RM:
 		return template_rm(a, conn, rq->tname);
+	case ROUTE_EXEC_HTTP:
+		return exec_http(a, conn, rq->name, &rq->body, &rq->exec);
+	case ROUTE_SESSION_KILL:
+		return session_kill(a, conn, rq->name, rq->ckpt);
+	case ROUTE_TOKENS:
+		return auth_api_list(a, conn);
+	case ROUTE_TOKEN_CREATE:
+		return auth_api_create(a, conn, (const char *)buf_head(&rq->body),
+		    buf_used(&rq->body));
+	case ROUTE_TOKEN_RM:
+		return auth_api_revoke(a, conn, rq->name);
 	case ROUTE_CREATE:
 	case ROUTE_CHECKPOINT:
 	case ROUTE_FORK:
@@ -762,9 +752,10 @@ api_handle(void *cls, struct MHD_Connection *conn, const char *url,
 		if (!rq->parsed) {
 			char *cause = NULL;
 			enum MHD_Result ret;
+			int r = request_parse(rq, &cause);
 
-			if (request_parse(rq, &cause) < 0) {
-				ret = api_error(conn, MHD_HTTP_BAD_REQUEST, "invalid_request", cause);
+			if (r < 0) {
+				ret = api_error_errno(conn, r, cause);	/* 400, or 501 */
 				free(cause);
 				return ret;
 			}
@@ -814,15 +805,18 @@ api_completed(void *cls, struct MHD_Connection *conn, void **state,
 }
 
 static void
-api_run(struct api *a)
+api_on_epoll(struct loop *l, int fd, int events, void *arg)
 {
-	MHD_run(a->mhd);
+	struct api_listener *li = arg;
+
+	MHD_run(li->mhd);
 }
 
 static void
-api_on_epoll(struct loop *l, int fd, int events, void *arg)
+api_run_all(struct api *a)
 {
-	api_run(arg);
+	for (size_t i = 0; i < a->nlisteners; i++)
+		MHD_run(a->listeners[i].mhd);
 }
 
 static void
@@ -831,7 +825,7 @@ api_on_timer(struct loop *l, uint64_t id, void *arg)
 	struct api *a = arg;
 
 	a->timer = 0;
-	api_run(a);
+	api_run_all(a);
 }
 
 void
@@ -841,57 +835,115 @@ api_resume(struct api *a, struct MHD_Connection *conn)
 	a->resumed = 1;
 }
 
+ssize_t
+api_stream_wait(struct MHD_Connection *conn, int ended, int *suspended)
+{
+	if (ended)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	*suspended = 1;
+	MHD_suspend_connection(conn);
+	return 0;
+}
+
+ssize_t
+api_stream_read(struct MHD_Connection *conn, struct buf *b, int ended, int *suspended,
+    char *out, size_t max)
+{
+	size_t n = buf_used(b);
+
+	if (n == 0)
+		return api_stream_wait(conn, ended, suspended);
+	if (n > max)
+		n = max;
+	memcpy(out, buf_head(b), n);
+	buf_consume(b, n);
+	return (ssize_t)n;
+}
+
 /*
  * Before the loop sleeps: let MHD handle connections resumed during this
  * turn (in external epoll mode nothing wakes it for them), then wake for
- * its next connection timeout.
+ * the listeners' next connection timeout.
  */
 static void
 api_before_sleep(struct loop *l, void *arg)
 {
 	struct api *a = arg;
-	MHD_UNSIGNED_LONG_LONG ms;
+	MHD_UNSIGNED_LONG_LONG ms, least = 0;
+	int any = 0;
 
 	while (a->resumed) {
 		a->resumed = 0;
-		MHD_run(a->mhd);
+		api_run_all(a);
 	}
 
 	loop_del_timer(l, a->timer);
 	a->timer = 0;
-	if (MHD_get_timeout(a->mhd, &ms) == MHD_YES)
-		a->timer = loop_add_timer(l, ms, api_on_timer, a);
+	for (size_t i = 0; i < a->nlisteners; i++) {
+		if (MHD_get_timeout(a->listeners[i].mhd, &ms) == MHD_YES && (!any || ms < least)) {
+			least = ms;
+			any = 1;
+		}
+	}
+	if (any)
+		a->timer = loop_add_timer(l, least, api_on_timer, a);
+}
+
+/* Serves the listening socket @fd (taken) in @a's next listener slot; with
+ * @tcp, every request needs a bearer token. */
+static int
+api_listen(struct api *a, int fd, int tcp, char **cause)
+{
+	struct api_listener *li = &a->listeners[a->nlisteners];
+	const union MHD_DaemonInfo *info;
+	int r;
+
+	if (a->nlisteners == API_MAX_LISTENERS) {
+		close(fd);
+		*cause = xstrdup("the API already has all its listeners");
+		return -ENOSPC;
+	}
+	li->api = a;
+	li->tcp = tcp;
+	li->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+	    MHD_ALLOW_UPGRADE, 0, NULL, NULL,
+	    api_handle, li,
+	    MHD_OPTION_LISTEN_SOCKET, fd,
+	    MHD_OPTION_NOTIFY_COMPLETED, api_completed, li,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_MAX_CONNECTIONS,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+	    MHD_OPTION_END);
+	if (li->mhd == NULL) {
+		*cause = xstrdup("cannot start the HTTP server (libmicrohttpd)");
+		close(fd);
+		return -EIO;
+	}
+	info = MHD_get_daemon_info(li->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	li->epfd = info ? info->epoll_fd : -1;
+	r = li->epfd >= 0 ? loop_add_fd(a->loop, li->epfd, LOOP_READ, api_on_epoll, li) : -EIO;
+	if (r < 0) {
+		*cause = xstrdup("cannot watch the HTTP server's events");
+		MHD_stop_daemon(li->mhd);
+		li->mhd = NULL;
+		return r;
+	}
+	a->nlisteners++;
+	return 0;
 }
 
 int
-api_new(struct loop *l, struct core *c, int fd, struct api **ret, char **cause)
+api_new(struct loop *l, struct core *c, struct auth *au, int fd, struct api **ret,
+    char **cause)
 {
 	struct api *a = xcalloc(1, sizeof *a);
-	const union MHD_DaemonInfo *info;
 	int r;
 
 	a->loop = l;
 	a->core = c;
-	a->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-	    MHD_ALLOW_UPGRADE, 0, NULL, NULL,
-	    api_handle, a,
-	    MHD_OPTION_LISTEN_SOCKET, fd,
-	    MHD_OPTION_NOTIFY_COMPLETED, api_completed, a,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_MAX_CONNECTIONS,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-	    MHD_OPTION_END);
-	if (a->mhd == NULL) {
-		*cause = xstrdup("cannot start the HTTP server (libmicrohttpd)");
-		close(fd);
-		free(a);
-		return -EIO;
-	}
-	info = MHD_get_daemon_info(a->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-	a->epfd = info ? info->epoll_fd : -1;
-	r = a->epfd >= 0 ? loop_add_fd(l, a->epfd, LOOP_READ, api_on_epoll, a) : -EIO;
+	a->auth = au;
+	r = api_listen(a, fd, 0, cause);
 	if (r < 0) {
-		*cause = xstrdup("cannot watch the HTTP server's events");
-		MHD_stop_daemon(a->mhd);
+		auth_free(au);
 		free(a);
 		return r;
 	}
@@ -900,15 +952,37 @@ api_new(struct loop *l, struct core *c, int fd, struct api **ret, char **cause)
 	return 0;
 }
 
+int
+api_listen_tcp(struct api *a, int fd, char **cause)
+{
+	return api_listen(a, fd, 1, cause);
+}
+
+void
+api_unwatch(struct api *a)
+{
+	if (a == NULL)
+		return;
+	events_close_all(a);
+	/* Let MHD send what the streams have left and their last chunk, so a
+	 * follower sees the stream end rather than a broken transfer. */
+	for (int i = 0; i < 3; i++)
+		api_run_all(a);
+}
+
 void
 api_free(struct api *a)
 {
 	if (a == NULL)
 		return;
 	exec_close_all(a);
+	session_close_all(a);
 	loop_set_before_sleep(a->loop, NULL, NULL);
 	loop_del_timer(a->loop, a->timer);
-	loop_del_fd(a->loop, a->epfd);
-	MHD_stop_daemon(a->mhd);
+	for (size_t i = 0; i < a->nlisteners; i++) {
+		loop_del_fd(a->loop, a->listeners[i].epfd);
+		MHD_stop_daemon(a->listeners[i].mhd);
+	}
+	auth_free(a->auth);
 	free(a);
 }

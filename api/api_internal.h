@@ -5,28 +5,57 @@
 #ifndef SPRIG_API_INTERNAL_H
 #define SPRIG_API_INTERNAL_H
 
+#include <stdint.h>
+
 #include <microhttpd.h>
 #include <cjson/cJSON.h>
 
 struct loop;
 struct core;
 struct exec;
+struct session;
+struct agent;
 struct probe;
+struct evstream;
 struct buf;
 struct sprite_row;
+
+struct auth;
+
+/* One listening socket: its own MHD daemon on the same loop. */
+struct api_listener {
+	struct api		*api;
+	struct MHD_Daemon	*mhd;
+	int			 epfd;
+	int			 tcp;		/* every request needs a bearer token */
+};
+
+#define API_MAX_LISTENERS	2
 
 struct api {
 	struct loop		*loop;
 	struct core		*core;
-	struct MHD_Daemon	*mhd;
-	int			 epfd;
+	struct auth		*auth;
+	struct api_listener	 listeners[API_MAX_LISTENERS];
+	size_t			 nlisteners;
 	uint64_t		 timer;
 	struct exec		*execs;		/* live exec sessions */
+	struct session		*sessions;	/* detachable ones (api/session.c) */
 	int			 resumed;	/* a connection was resumed this turn */
+	struct evstream		*streams;	/* GET /v1/events?follow=1 (api/events.c) */
 };
 
 /* Resumes a suspended connection; MHD handles it before the loop sleeps. */
 void api_resume(struct api *a, struct MHD_Connection *conn);
+/*
+ * For a streamed answer's content reader (MHD_create_response_from_callback):
+ * api_stream_wait ends the body once @ended, or else suspends @conn and sets
+ * *@suspended (whoever has more to send resumes it with api_resume).
+ * api_stream_read first sends what @b holds, at most @max bytes.
+ */
+ssize_t api_stream_wait(struct MHD_Connection *conn, int ended, int *suspended);
+ssize_t api_stream_read(struct MHD_Connection *conn, struct buf *b, int ended, int *suspended,
+    char *out, size_t max);
 
 /* Queues a JSON error response; returns MHD's result. */
 enum MHD_Result api_error(struct MHD_Connection *conn, unsigned status,
@@ -44,8 +73,13 @@ enum MHD_Result api_no_content(struct MHD_Connection *conn);
  * request's exec state (the request drops its reference with exec_unref).
  */
 enum MHD_Result exec_handle(struct api *a, struct MHD_Connection *conn,
-    const char *name, struct exec **slot);
+    const char *name, const char *sid, struct exec **slot);
 void exec_unref(struct exec *ex);
+/* POST /v1/sprites/NAME/exec: the command runs with @body as its stdin and
+ * answers in chunked frames (the SDK's execFileHTTP). Called once the body
+ * is in, and again after each wait; *@slot as for exec_handle. */
+enum MHD_Result exec_http(struct api *a, struct MHD_Connection *conn, const char *name,
+    const struct buf *body, struct exec **slot);
 /* POST /v1/sprites/NAME/probe (api/probe.c); the request frees *@slot
  * with probe_free. The request must not end while a probe runs: it holds
  * the connection suspended until done. */
@@ -67,8 +101,6 @@ int timeline_head(struct core *c, const struct sprite_row *row);
 /* Adds one NDJSON line {"type": @type, @key: @text[, "id": @id]} to @b. */
 void timeline_line(struct buf *b, const char *type, const char *key, const char *text,
     const char *id);
-/* Queues a 200 application/x-ndjson response of @b's bytes (copied). */
-enum MHD_Result timeline_ndjson(struct MHD_Connection *conn, struct buf *b);
 
 /* GET /v1/templates, DELETE /v1/templates/NAME (api/template.c). */
 enum MHD_Result template_list(struct api *a, struct MHD_Connection *conn);
@@ -76,6 +108,55 @@ enum MHD_Result template_rm(struct api *a, struct MHD_Connection *conn, const ch
 /* Queues template @tname's object with @status (POST /v1/templates' answer). */
 enum MHD_Result template_answer(struct api *a, struct MHD_Connection *conn, const char *tname,
     unsigned status);
+
+/* Queues sprite @name's object with @status. */
+enum MHD_Result api_sprite(struct api *a, struct MHD_Connection *conn, const char *name,
+    unsigned status);
+
+/* POST /v1/sprites/NAME/config (api/config.c), and the daemon's view of a
+ * sprite (idle time, time until sleep, operation) added to its object. */
+enum MHD_Result config_handle(struct api *a, struct MHD_Connection *conn, const char *name,
+    const char *body, size_t len);
+void config_add_status(struct api *a, const struct sprite_row *row, cJSON *j);
+/* GET and POST /v1/settings (api/config.c). */
+enum MHD_Result settings_handle(struct api *a, struct MHD_Connection *conn, int post,
+    const char *body, size_t len);
+
+/* GET /v1/events (api/events.c); events_close_all ends the streams. */
+enum MHD_Result events_handle(struct api *a, struct MHD_Connection *conn);
+void events_close_all(struct api *a);
+
+/* GET, POST /v1/tokens and DELETE /v1/tokens/NAME (api/auth.c). */
+enum MHD_Result auth_api_list(struct api *a, struct MHD_Connection *conn);
+enum MHD_Result auth_api_create(struct api *a, struct MHD_Connection *conn, const char *body,
+    size_t len);
+enum MHD_Result auth_api_revoke(struct api *a, struct MHD_Connection *conn, const char *name);
+
+/* -ENOTSUP with *@cause if a create body @j asks for what sprig cannot
+ * honour (config, environment, labels, url_settings, runtime). */
+int sdk_create_check(const cJSON *j, char **cause);
+/* GET /v1/sprites: ?prefix, ?max_results and ?continuation_token applied to
+ * @rows (sorted by name), in the SDK's list shape; @fn makes each sprite's
+ * object (api/sdk.c). */
+enum MHD_Result sdk_list(struct api *a, struct MHD_Connection *conn,
+    const struct sprite_row *rows, size_t n,
+    cJSON *(*fn)(struct api *, const struct sprite_row *));
+
+/*
+ * What a detachable session (api/session.c) tells the exec attached to it.
+ * bind: @ex is now @s's client (it takes a ref on @s) and sends stdin,
+ * resizes and signals to @agent's @chan. ended: the process exited with
+ * @code, or (@code < 0) went with its sprite; @why says more, or is NULL.
+ * taken: another client attached; @ex closes.
+ */
+void exec_session_bind(struct exec *ex, struct session *s, struct agent *agent,
+    uint32_t chan, int tty);
+void exec_session_output(struct exec *ex, int stream, const uint8_t *data, size_t len);
+void exec_session_json(struct exec *ex, cJSON *j);	/* @j consumed */
+void exec_session_ended(struct exec *ex, int code, const char *why);
+void exec_session_taken(struct exec *ex);
+/* A signal's number from "TERM", "SIGTERM" or "15"; -1 if none. */
+int exec_signal_number(const char *s);
 
 /* Ends every exec session (daemon shutdown). */
 void exec_close_all(struct api *a);

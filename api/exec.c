@@ -9,6 +9,15 @@
  * stops underneath gets {"type":"error","error":"sprite_stopped",...} and a
  * 1011 close.
  *
+ * POST .../exec (the SDK's execFileHTTP) runs a non-tty command without a
+ * WebSocket: the request body is its stdin, the answer a chunked body whose
+ * every HTTP chunk is one frame in the same framing (1 stdout, 2 stderr,
+ * 3 exit + one byte code), so the SDK's reader can tell frames apart.
+ *
+ * detachable=true (or max_run_after_disconnect) makes the command a session
+ * (api/session.c) that outlives its WebSocket; GET .../exec/ID attaches to
+ * one, GET .../exec without a command lists them.
+ *
  * A sleeping sprite is woken first (the caller just waits); a stopped one
  * is refused with how to start it.
  *
@@ -21,17 +30,37 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <cjson/cJSON.h>
 
 #include "api_internal.h"
+#include "common/buf.h"
 #include "common/loop.h"
 #include "common/ws.h"
 #include "common/xmalloc.h"
 #include "core/core.h"
+#include "session.h"
 #include "vmm/agent.h"
 
 #define EXEC_MAX_ARGS	1024
+/* An HTTP exec's output record in ex->out: stream, u32 length, bytes. */
+#define EXEC_REC_HEAD	5
+/*
+ * The gap between an HTTP exec's frames. The SDK takes each read of the
+ * body for one frame, and its HTTP client joins chunks that arrive
+ * together; frames sent apart arrive apart. Output of one stream that
+ * piles up meanwhile goes out as one frame, so the gap costs little for
+ * small outputs; big ones go at about FRAME_MAX per GAP (the SDK says to
+ * use the WebSocket exec for those).
+ */
+#define EXEC_HTTP_GAP_MS	5
+/* The exit frame after output waits longer: joined to the output it is lost. */
+#define EXEC_HTTP_EXIT_GAP_MS	25
+/* And a frame bigger than this may reach it in two reads. */
+#define EXEC_HTTP_FRAME_MAX	(16 * 1024)
+/* MHD does not see a suspended connection close: look this often. */
+#define EXEC_HTTP_WATCH_MS	1000
 
 enum {
 	STREAM_STDIN = 0,
@@ -54,6 +83,7 @@ struct exec {
 	int				 tty;
 	unsigned			 rows, cols;
 	char				*bad_query;	/* why the query was refused */
+	const char			*unsupported;	/* what it asked that sprig lacks */
 	int				 waited;	/* the sprite was idle */
 	int				 woke;		/* a wake was asked for */
 	int				 wake_err;	/* and failed so */
@@ -64,6 +94,20 @@ struct exec {
 	uint32_t			 chan;
 	int				 done;		/* exit sent or failed */
 	int				 held;		/* core_hold was called */
+	int				 parsed;	/* the query was read and checked */
+	int				 http;		/* POST .../exec: a chunked answer */
+	struct buf			 out;		/* HTTP: output records not yet sent */
+	int				 suspended;	/* HTTP: the answer waits for output or pace */
+	int				 pacing;	/* HTTP: a frame just went; wait a little */
+	int				 sent_data;	/* HTTP: output frames went */
+	int				 exit_waited;	/* HTTP: the longer gap before exit passed */
+	uint64_t			 pace_timer;
+	uint64_t			 watch_timer;
+	int				 gone;		/* HTTP: the client closed its end */
+	int				 detachable;	/* start a session */
+	uint64_t			 max_run_ms;	/* its max_run_after_disconnect */
+	char				*sid;		/* attach to this session */
+	struct session			*sess;		/* attached to it (a ref) */
 	struct exec			*next;		/* in api->execs once upgraded */
 };
 
@@ -94,6 +138,8 @@ exec_unref(struct exec *ex)
 	free(ex->name);
 	free(ex->bad_query);
 	free(ex->wake_cause);
+	free(ex->sid);
+	buf_done(&ex->out);
 	free(ex);
 }
 
@@ -144,8 +190,16 @@ exec_query_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *
 	} else if (strcmp(key, "cols") == 0) {
 		if (parse_uint(value, 65535, &ex->cols) < 0)
 			ex->bad_query = xstrdup("cols must be a number from 0 to 65535");
+	} else if (strcmp(key, "detachable") == 0) {
+		ex->detachable = strcmp(value, "true") == 0 || strcmp(value, "1") == 0;
+	} else if (strcmp(key, "cc") == 0 && strcmp(value, "true") == 0) {
+		ex->unsupported = "control connections (controlMode)";
+	} else if (strcmp(key, "max_run_after_disconnect") == 0 && *value != '\0') {
+		if (session_parse_duration(value, &ex->max_run_ms) < 0)
+			ex->bad_query = xasprintf("max_run_after_disconnect must be a duration "
+			    "such as 30s, 5m or 1h, not \"%.64s\"", value);
 	}
-	/* stdin, path and the SDK's other options need nothing here. */
+	/* stdin and path (the SDK's copy of cmd[0]) need nothing here. */
 	return MHD_YES;
 }
 
@@ -198,6 +252,66 @@ exec_wake(struct api *a, struct exec *ex, char **cause)
 	return 1;
 }
 
+/* HTTP: resumes the answer's connection if it waits and may go on. */
+static void
+exec_http_wake(struct exec *ex)
+{
+	if (ex->suspended && !ex->pacing && ex->conn != NULL) {
+		ex->suspended = 0;
+		api_resume(ex->api, ex->conn);
+	}
+}
+
+/* HTTP: whether the client left, which MHD cannot tell while the answer is
+ * suspended; if it did, the answer ends (and the command with it). */
+static void
+exec_http_watch(struct loop *l, uint64_t id, void *arg)
+{
+	struct exec *ex = arg;
+	const union MHD_ConnectionInfo *ci;
+	char c;
+
+	ex->watch_timer = 0;
+	ci = MHD_get_connection_info(ex->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci != NULL && recv(ci->connect_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0) {
+		ex->gone = 1;
+		if (ex->suspended) {
+			ex->suspended = 0;
+			api_resume(ex->api, ex->conn);
+		}
+		return;
+	}
+	ex->watch_timer = loop_add_timer(l, EXEC_HTTP_WATCH_MS, exec_http_watch, ex);
+}
+
+static void
+exec_http_paced(struct loop *l, uint64_t id, void *arg)
+{
+	struct exec *ex = arg;
+
+	ex->pace_timer = 0;
+	ex->pacing = 0;
+	exec_http_wake(ex);
+}
+
+/* HTTP: queues a record of @stream for the answer. */
+static void
+exec_http_add(struct exec *ex, int stream, const void *data, size_t len)
+{
+	buf_add_u8(&ex->out, (uint8_t)stream);
+	buf_add_u32(&ex->out, (uint32_t)len);
+	buf_add(&ex->out, data, len);
+	exec_http_wake(ex);
+}
+
+/* HTTP: no more output; the answer ends once the records are sent. */
+static void
+exec_http_end_stream(struct exec *ex)
+{
+	ex->done = 1;
+	exec_http_wake(ex);
+}
+
 static void
 exec_send_json(struct exec *ex, cJSON *j)
 {
@@ -212,14 +326,18 @@ exec_send_json(struct exec *ex, cJSON *j)
 static void
 exec_send_exit(struct exec *ex, int code)
 {
-	if (ex->tty) {
+	uint8_t byte = (uint8_t)code;
+
+	if (ex->http) {
+		exec_http_add(ex, STREAM_EXIT, &byte, 1);
+	} else if (ex->tty) {
 		cJSON *j = cJSON_CreateObject();
 
 		cJSON_AddStringToObject(j, "type", "exit");
 		cJSON_AddNumberToObject(j, "exit_code", code);
 		exec_send_json(ex, j);
 	} else {
-		uint8_t frame[2] = { STREAM_EXIT, (uint8_t)code };
+		uint8_t frame[2] = { STREAM_EXIT, byte };
 
 		ws_send(ex->ws, 1, frame, sizeof frame);
 	}
@@ -228,7 +346,16 @@ exec_send_exit(struct exec *ex, int code)
 static void
 exec_send_error(struct exec *ex, const char *code, const char *message)
 {
-	cJSON *j = cJSON_CreateObject();
+	cJSON *j;
+	char *line;
+
+	if (ex->http) {	/* for a person reading stderr */
+		line = xasprintf("sprig: %s\n", message);
+		exec_http_add(ex, STREAM_STDERR, line, strlen(line));
+		free(line);
+		return;
+	}
+	j = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(j, "type", "error");
 	cJSON_AddStringToObject(j, "error", code);
@@ -247,7 +374,10 @@ exec_started(void *arg, int err, const char *message)
 	ex->done = 1;
 	exec_send_error(ex, err == -ENOENT ? "not_found" : "exec_failed", message);
 	exec_send_exit(ex, err == -ENOENT ? 127 : 126);
-	ws_close(ex->ws, 1000, NULL);
+	if (ex->http)
+		exec_http_end_stream(ex);
+	else
+		ws_close(ex->ws, 1000, NULL);
 }
 
 static void
@@ -256,6 +386,10 @@ exec_output(void *arg, int stream, const uint8_t *data, size_t len)
 	struct exec *ex = arg;
 	uint8_t *frame;
 
+	if (ex->http) {
+		exec_http_add(ex, stream, data, len);
+		return;
+	}
 	if (ex->tty) {
 		ws_send(ex->ws, 1, data, len);
 		return;
@@ -275,7 +409,13 @@ exec_exited(void *arg, int code, int sig)
 	ex->agent = NULL;
 	ex->done = 1;
 	exec_send_exit(ex, code);
-	ws_close(ex->ws, 1000, NULL);
+	if (ex->http) {
+		exec_http_end_stream(ex);
+		return;
+	}
+	/* The SDKs know a tty command's status only by the close code: 1000
+	 * for 0, any other for failure; 4000 + the status says which. */
+	ws_close(ex->ws, ex->tty && code != 0 ? 4000 + (code & 255) : 1000, NULL);
 }
 
 static void
@@ -290,7 +430,10 @@ exec_lost(void *arg, const char *why)
 	msg = xasprintf("sprite \"%s\" stopped while the command ran (%s)", ex->name, why);
 	exec_send_error(ex, "sprite_stopped", msg);
 	free(msg);
-	ws_close(ex->ws, 1011, "sprite stopped");
+	if (ex->http)
+		exec_http_end_stream(ex);	/* no exit frame: there is no status */
+	else
+		ws_close(ex->ws, 1011, "sprite stopped");
 }
 
 static const struct agent_session_callbacks exec_session_cb = {
@@ -300,8 +443,8 @@ static const struct agent_session_callbacks exec_session_cb = {
 	.lost = exec_lost,
 };
 
-static int
-signal_number(const cJSON *sig)
+int
+exec_signal_number(const char *s)
 {
 	static const struct { const char *name; int num; } names[] = {
 		{ "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT },
@@ -309,13 +452,13 @@ signal_number(const cJSON *sig)
 		{ "TERM", SIGTERM }, { "CONT", SIGCONT }, { "STOP", SIGSTOP },
 		{ "WINCH", SIGWINCH },
 	};
-	const char *s;
+	char *end;
+	long v;
 
-	if (cJSON_IsNumber(sig))
-		return sig->valueint > 0 && sig->valueint < 65 ? sig->valueint : -1;
-	if (!cJSON_IsString(sig))
-		return -1;
-	s = sig->valuestring;
+	if (*s >= '0' && *s <= '9') {
+		v = strtol(s, &end, 10);
+		return *end == '\0' && v > 0 && v < 65 ? (int)v : -1;
+	}
 	if (strncmp(s, "SIG", 3) == 0)
 		s += 3;
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
@@ -323,6 +466,16 @@ signal_number(const cJSON *sig)
 			return names[i].num;
 	}
 	return -1;
+}
+
+static int
+signal_number(const cJSON *sig)
+{
+	if (cJSON_IsNumber(sig))
+		return sig->valueint > 0 && sig->valueint < 65 ? sig->valueint : -1;
+	if (!cJSON_IsString(sig))
+		return -1;
+	return exec_signal_number(sig->valuestring);
 }
 
 static void
@@ -374,23 +527,38 @@ exec_ws_message(struct ws *ws, int binary, const uint8_t *data, size_t len, void
 		agent_stdin_eof(ex->agent, ex->chan);
 }
 
+/* The client is gone: a command still running is killed, and the sprite
+ * may sleep again. */
+static void
+exec_release(struct exec *ex)
+{
+	if (ex->sess != NULL) {	/* a session goes on without its client */
+		session_detach(ex->sess, ex);
+		session_put(ex->sess);
+		ex->sess = NULL;
+		ex->agent = NULL;
+		return;
+	}
+	if (ex->held)
+		core_unhold(ex->api->core, ex->name);
+	ex->held = 0;
+	if (ex->agent != NULL)
+		agent_forget(ex->agent, ex->chan);
+	ex->agent = NULL;
+}
+
 static void
 exec_end(struct exec *ex)
 {
 	struct exec **pp;
 
-	if (ex->held)
-		core_unhold(ex->api->core, ex->name);
-	ex->held = 0;
+	exec_release(ex);
 	for (pp = &ex->api->execs; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == ex) {
 			*pp = ex->next;
 			break;
 		}
 	}
-	if (ex->agent != NULL)
-		agent_forget(ex->agent, ex->chan);	/* the client left: kill it */
-	ex->agent = NULL;
 	ws_free(ex->ws);
 	ex->ws = NULL;
 	MHD_upgrade_action(ex->urh, MHD_UPGRADE_ACTION_CLOSE);
@@ -430,15 +598,43 @@ exec_upgraded(void *cls, struct MHD_Connection *conn, void *req_cls,
 		exec_end(ex);
 		return;
 	}
+	if (ex->sid != NULL) {
+		struct session *s = session_find(ex->api, ex->name, ex->sid);
+
+		if (s != NULL) {
+			session_attach(s, ex);
+			return;
+		}
+		ex->done = 1;
+		exec_send_error(ex, "not_found", "the session ended meanwhile");
+		ws_close(ex->ws, 1011, "no such session");
+		return;
+	}
 	/* The sprite may have stopped between the 101 and now. */
 	r = core_agent(ex->api->core, ex->name, &ex->agent, &cause);
+	spec.flags = ex->tty ? AGENT_EXEC_TTY : 0;
+	spec.rows = (uint16_t)ex->rows;
+	spec.cols = (uint16_t)ex->cols;
+	spec.argv = ex->argv;
+	spec.env = ex->env;
+	spec.cwd = ex->cwd;
+	if (r == 0 && (ex->detachable || ex->max_run_ms > 0)) {
+		struct session *s;
+		struct agent *agent = ex->agent;
+
+		ex->agent = NULL;	/* the session's, once bound */
+		r = session_start(ex->api, ex->name, agent, &spec, ex->max_run_ms, &s, &cause);
+		if (r == 0) {
+			session_attach(s, ex);
+			return;
+		}
+		ex->done = 1;
+		exec_send_error(ex, r == -EUSERS ? "too_many_sessions" : "sprite_stopped", cause);
+		ws_close(ex->ws, 1011, "cannot exec");
+		free(cause);
+		return;
+	}
 	if (r == 0) {
-		spec.flags = ex->tty ? AGENT_EXEC_TTY : 0;
-		spec.rows = (uint16_t)ex->rows;
-		spec.cols = (uint16_t)ex->cols;
-		spec.argv = ex->argv;
-		spec.env = ex->env;
-		spec.cwd = ex->cwd;
 		r = agent_exec(ex->agent, &spec, &exec_session_cb, ex, &ex->chan);
 		if (r < 0)
 			cause = xstrdup("the sprite's agent is not connected");
@@ -493,88 +689,375 @@ header_has_token(const char *value, const char *token)
 	return 0;
 }
 
+static enum MHD_Result
+exec_refuse(struct MHD_Connection *conn, int err, char *cause)
+{
+	const char *code;
+	unsigned status = api_status_for(err, &code);
+	enum MHD_Result ret = api_error(conn, status, code, cause ? cause : strerror(-err));
+
+	free(cause);
+	return ret;
+}
+
+/*
+ * What the WebSocket and the HTTP exec share: the query is checked, the
+ * sprite waited for until idle and woken if it sleeps. Returns 1 with the
+ * sprite's agent in *@ret_agent when the command may start; otherwise 0 and
+ * what to give MHD in *@ret (the connection waits, or an error was queued).
+ */
+static int
+exec_ready(struct api *a, struct MHD_Connection *conn, struct exec *ex,
+    struct agent **ret_agent, enum MHD_Result *ret)
+{
+	struct sprite_row row = { 0 };
+	char *cause = NULL, *why = NULL;
+	int r, w;
+
+	if (!ex->waited) {
+		if (ex->parsed) {	/* only a wait's end resumes it: not a client's */
+			*ret = MHD_NO;
+			return 0;
+		}
+		ex->parsed = 1;
+		MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, exec_query_arg, ex);
+		if (ex->bad_query != NULL) {
+			*ret = api_error(conn, MHD_HTTP_BAD_REQUEST, "bad_request", ex->bad_query);
+			return 0;
+		}
+		if (ex->unsupported != NULL) {
+			*ret = exec_refuse(conn, -ENOTSUP, xasprintf("sprig does not support %s yet",
+			    ex->unsupported));
+			return 0;
+		}
+		if (ex->argc == 0 || ex->argv[0][0] == '\0') {
+			*ret = api_error(conn, MHD_HTTP_BAD_REQUEST, "bad_request",
+			    "no command: pass it as cmd=PROGRAM&cmd=ARG...");
+			return 0;
+		}
+		if (ex->http && ex->tty) {
+			*ret = api_error(conn, MHD_HTTP_BAD_REQUEST, "bad_request",
+			    "exec over HTTP has no tty: use the WebSocket exec for one");
+			return 0;
+		}
+		r = core_get(a->core, ex->name, &row, &cause);
+		sprite_row_done(&row);
+		if (r == 0) {
+			ex->refs++;	/* core's, until the sprite is idle */
+			r = core_wait_idle(a->core, ex->name, exec_idle, ex, &cause);
+			if (r < 0)
+				ex->refs--;
+		}
+		if (r < 0) {
+			*ret = exec_refuse(conn, r, cause);
+			return 0;
+		}
+		MHD_suspend_connection(conn);
+		*ret = MHD_YES;
+		return 0;
+	}
+	if (ex->wake_err < 0) {
+		*ret = exec_refuse(conn, ex->wake_err, xstrdup(ex->wake_cause));
+		return 0;
+	}
+	r = core_agent(a->core, ex->name, ret_agent, &cause);
+	if (r == -EAGAIN) {
+		w = exec_wake(a, ex, &why);
+		if (w == 1) {
+			free(cause);
+			MHD_suspend_connection(conn);
+			*ret = MHD_YES;
+			return 0;
+		}
+		if (w < 0) {
+			free(cause);
+			cause = why;
+			r = w;
+		} else {
+			free(why);
+		}
+	}
+	if (r < 0) {
+		*ret = exec_refuse(conn, r, cause);
+		return 0;
+	}
+	return 1;
+}
+
+static struct exec *
+exec_new(struct api *a, struct MHD_Connection *conn, const char *name, int http)
+{
+	struct exec *ex = xcalloc(1, sizeof *ex);
+
+	ex->api = a;
+	ex->conn = conn;
+	ex->refs = 1;
+	ex->name = xstrdup(name);
+	ex->http = http;
+	buf_init(&ex->out);
+	return ex;
+}
+
+/* GET .../exec/ID: the session must be there; the sprite need not wake (a
+ * session keeps it awake while it runs, and an ended one only replays). */
+static enum MHD_Result
+exec_attach(struct api *a, struct MHD_Connection *conn, struct exec *ex)
+{
+	struct sprite_row row = { 0 };
+	char *cause = NULL;
+	enum MHD_Result ret;
+	int r;
+
+	r = core_get(a->core, ex->name, &row, &cause);
+	sprite_row_done(&row);
+	if (r < 0)
+		return exec_refuse(conn, r, cause);
+	if (session_find(a, ex->name, ex->sid) == NULL) {
+		cause = xasprintf("sprite \"%s\" has no session \"%s\" ('sprig sessions %s' "
+		    "lists them)", ex->name, ex->sid, ex->name);
+		ret = api_error(conn, MHD_HTTP_NOT_FOUND, "not_found", cause);
+		free(cause);
+		return ret;
+	}
+	return exec_upgrade(ex, conn);
+}
+
 enum MHD_Result
-exec_handle(struct api *a, struct MHD_Connection *conn, const char *name,
+exec_handle(struct api *a, struct MHD_Connection *conn, const char *name, const char *sid,
     struct exec **slot)
 {
 	struct exec *ex = *slot;
 	struct sprite_row row = { 0 };
 	struct agent *agent;
 	const char *upgrade, *key;
-	char *cause = NULL;
 	enum MHD_Result ret;
+	char *cause = NULL;
 	int r;
 
 	if (ex == NULL) {
-		ex = xcalloc(1, sizeof *ex);
-		ex->api = a;
-		ex->conn = conn;
-		ex->refs = 1;
-		ex->name = xstrdup(name);
-		*slot = ex;
+		*slot = exec_new(a, conn, name, 0);
+		if (sid != NULL)
+			(*slot)->sid = xstrdup(sid);
 		return MHD_YES;
 	}
-	if (ex->waited) {
-		if (ex->wake_err < 0)
-			return api_error_errno(conn, ex->wake_err, ex->wake_cause);
-		r = core_agent(a->core, ex->name, &agent, &cause);
-		if (r == -EAGAIN) {
-			char *why = NULL;
-			int w = exec_wake(a, ex, &why);
-
-			if (w == 1) {
-				free(cause);
-				MHD_suspend_connection(conn);
-				return MHD_YES;
-			}
-			if (w < 0) {
-				free(cause);
-				cause = why;
-				r = w;
-			} else {
-				free(why);
-			}
+	if (!ex->waited) {
+		upgrade = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_UPGRADE);
+		key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Sec-WebSocket-Key");
+		if (upgrade == NULL && sid == NULL && MHD_lookup_connection_value(conn,
+		    MHD_GET_ARGUMENT_KIND, "cmd") == NULL) {
+			r = core_get(a->core, name, &row, &cause);
+			sprite_row_done(&row);
+			if (r < 0)
+				return exec_refuse(conn, r, cause);
+			return session_list(a, conn, name);
 		}
-		if (r < 0) {
-			const char *code;
-			unsigned status = api_status_for(r, &code);
-
-			ret = api_error(conn, status, code, cause);
-			free(cause);
-			return ret;
-		}
-		return exec_upgrade(ex, conn);
+		if (upgrade == NULL || !header_has_token(upgrade, "websocket") || key == NULL ||
+		    strlen(key) != 24)
+			return api_error(conn, MHD_HTTP_BAD_REQUEST, "bad_request",
+			    "exec is a WebSocket endpoint: send Upgrade: websocket with a "
+			    "Sec-WebSocket-Key (or POST for exec over plain HTTP)");
+		if (ex->sid != NULL)
+			return exec_attach(a, conn, ex);
 	}
-	upgrade = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_UPGRADE);
-	key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Sec-WebSocket-Key");
-	if (upgrade == NULL || !header_has_token(upgrade, "websocket") || key == NULL ||
-	    strlen(key) != 24)
-		return api_error(conn, MHD_HTTP_BAD_REQUEST, "bad_request",
-		    "exec is a WebSocket endpoint: send Upgrade: websocket with a Sec-WebSocket-Key");
-	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, exec_query_arg, ex);
-	if (ex->bad_query != NULL)
-		return api_error(conn, MHD_HTTP_BAD_REQUEST, "bad_request", ex->bad_query);
-	if (ex->argc == 0 || ex->argv[0][0] == '\0')
-		return api_error(conn, MHD_HTTP_BAD_REQUEST, "bad_request",
-		    "no command: pass it as cmd=PROGRAM&cmd=ARG...");
-	r = core_get(a->core, ex->name, &row, &cause);
-	sprite_row_done(&row);
-	if (r == 0) {
-		ex->refs++;	/* core's, until the sprite is idle */
-		r = core_wait_idle(a->core, ex->name, exec_idle, ex, &cause);
-		if (r < 0)
-			ex->refs--;
-	}
-	if (r < 0) {
-		const char *code;
-		unsigned status = api_status_for(r, &code);
-
-		ret = api_error(conn, status, code, cause);
+	if (!exec_ready(a, conn, ex, &agent, &ret))
+		return ret;
+	if ((ex->detachable || ex->max_run_ms > 0) &&
+	    session_count(a, name) >= SESSION_MAX_PER_SPRITE) {
+		cause = xasprintf("sprite \"%s\" has %d sessions, the most it may have: kill "
+		    "one first ('sprig sessions kill %s ID')", name, SESSION_MAX_PER_SPRITE, name);
+		ret = api_error(conn, MHD_HTTP_TOO_MANY_REQUESTS, "too_many_sessions", cause);
 		free(cause);
 		return ret;
 	}
-	MHD_suspend_connection(conn);
-	return MHD_YES;
+	return exec_upgrade(ex, conn);
+}
+
+void
+exec_session_bind(struct exec *ex, struct session *s, struct agent *agent, uint32_t chan,
+    int tty)
+{
+	session_ref(s);
+	ex->sess = s;
+	ex->agent = agent;
+	ex->chan = chan;
+	ex->tty = tty;
+}
+
+void
+exec_session_output(struct exec *ex, int stream, const uint8_t *data, size_t len)
+{
+	exec_output(ex, stream, data, len);
+}
+
+void
+exec_session_json(struct exec *ex, cJSON *j)
+{
+	exec_send_json(ex, j);
+}
+
+void
+exec_session_ended(struct exec *ex, int code, const char *why)
+{
+	char *msg;
+
+	if (code < 0) {
+		ex->agent = NULL;
+		ex->done = 1;
+		msg = xasprintf("%s", why != NULL ? why : "the session ended");
+		exec_send_error(ex, "sprite_stopped", msg);
+		free(msg);
+		ws_close(ex->ws, 1011, "sprite stopped");
+		return;
+	}
+	if (why != NULL)
+		exec_send_error(ex, code == 126 || code == 127 ? "exec_failed" : "session_ended",
+		    why);
+	exec_exited(ex, code, 0);
+}
+
+void
+exec_session_taken(struct exec *ex)
+{
+	cJSON *j = cJSON_CreateObject();
+	struct session *s = ex->sess;
+
+	ex->sess = NULL;
+	ex->agent = NULL;
+	ex->done = 1;
+	cJSON_AddStringToObject(j, "type", "detached");
+	cJSON_AddStringToObject(j, "message", "another client attached to this session");
+	exec_send_json(ex, j);
+	session_put(s);
+	ws_close(ex->ws, 1008, "attached elsewhere");
+}
+
+/*
+ * The HTTP exec's body: one frame per call (one HTTP chunk): the next
+ * record, joined by the records of the same stream behind it and cut to
+ * what fits. With nothing to send, or right after a frame, the connection
+ * is suspended until the command writes or ends, or the gap has passed.
+ */
+static ssize_t
+exec_http_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+	struct exec *ex = cls;
+	size_t n, w = 0;
+	uint32_t len, rest;
+	int stream = -1;
+	struct rd r;
+	uint8_t *rec;
+
+	if (ex->gone)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	if (max > EXEC_HTTP_FRAME_MAX)
+		max = EXEC_HTTP_FRAME_MAX;
+	while (!ex->pacing && max > 1 && w < max - 1 && buf_used(&ex->out) >= EXEC_REC_HEAD) {
+		rec = buf_head(&ex->out);
+		rd_init(&r, rec + 1, 4);
+		len = rd_u32(&r);
+		if (len == 0) {
+			buf_consume(&ex->out, EXEC_REC_HEAD);
+			continue;
+		}
+		if (stream >= 0 && (rec[0] != stream || stream == STREAM_EXIT))
+			break;
+		if (rec[0] == STREAM_EXIT && ex->sent_data && !ex->exit_waited) {
+			ex->exit_waited = 1;
+			ex->pacing = 1;
+			ex->pace_timer = loop_add_timer(ex->api->loop, EXEC_HTTP_EXIT_GAP_MS,
+			    exec_http_paced, ex);
+			break;
+		}
+		stream = rec[0];
+		out[0] = (char)stream;
+		n = len < max - 1 - w ? len : max - 1 - w;
+		memcpy(out + 1 + w, rec + EXEC_REC_HEAD, n);
+		w += n;
+		if (n < len) {
+			/* The rest becomes a record of its own, over what was sent. */
+			rest = len - (uint32_t)n;
+			rec[n] = (uint8_t)stream;
+			for (int i = 0; i < 4; i++)
+				rec[n + 1 + i] = (uint8_t)(rest >> (8 * i));
+			buf_consume(&ex->out, n);
+		} else {
+			buf_consume(&ex->out, EXEC_REC_HEAD + n);
+		}
+	}
+	if (stream >= 0) {
+		if (stream != STREAM_EXIT) {
+			ex->sent_data = 1;
+			if (ex->agent != NULL)
+				agent_consumed(ex->agent, ex->chan, w);
+		}
+		ex->pacing = 1;
+		ex->pace_timer = loop_add_timer(ex->api->loop, EXEC_HTTP_GAP_MS, exec_http_paced,
+		    ex);
+		return (ssize_t)(w + 1);
+	}
+	return api_stream_wait(ex->conn, ex->done && buf_used(&ex->out) == 0, &ex->suspended);
+}
+
+/* The answer is done with: sent, or the client left. */
+static void
+exec_http_free(void *cls)
+{
+	struct exec *ex = cls;
+
+	exec_release(ex);
+	ex->done = 1;
+	loop_del_timer(ex->api->loop, ex->pace_timer);
+	loop_del_timer(ex->api->loop, ex->watch_timer);
+	ex->pace_timer = ex->watch_timer = 0;
+	ex->conn = NULL;
+	exec_unref(ex);
+}
+
+static const struct agent_session_callbacks exec_http_cb = {
+	.started = exec_started,
+	.output = exec_output,
+	.exited = exec_exited,
+	.lost = exec_lost,
+	.manual_window = 1,
+};
+
+enum MHD_Result
+exec_http(struct api *a, struct MHD_Connection *conn, const char *name,
+    const struct buf *body, struct exec **slot)
+{
+	struct exec *ex = *slot;
+	struct agent_exec spec = { 0 };
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	int r;
+
+	if (ex == NULL)
+		ex = *slot = exec_new(a, conn, name, 1);
+	if (!exec_ready(a, conn, ex, &ex->agent, &ret))
+		return ret;
+	spec.argv = ex->argv;
+	spec.env = ex->env;
+	spec.cwd = ex->cwd;
+	r = agent_exec(ex->agent, &spec, &exec_http_cb, ex, &ex->chan);
+	if (r < 0) {
+		ex->agent = NULL;
+		return exec_refuse(conn, -EAGAIN, xstrdup("the sprite's agent is not connected"));
+	}
+	core_hold(a->core, ex->name);
+	ex->held = 1;
+	if (buf_used(body) > 0)
+		agent_stdin(ex->agent, ex->chan, buf_head(body), buf_used(body));
+	agent_stdin_eof(ex->agent, ex->chan);
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, exec_http_read, ex,
+	    exec_http_free);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
+	ex->refs++;	/* the answer's, until exec_http_free */
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	if (ret == MHD_YES)
+		ex->watch_timer = loop_add_timer(a->loop, EXEC_HTTP_WATCH_MS, exec_http_watch, ex);
+	return ret;
 }
 
 void

@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "auth.h"
+#include "listen.h"
 #include "common/home.h"
 #include "common/loop.h"
 #include "common/util.h"
@@ -92,8 +94,11 @@ serve_lock(const char *home, int *ret_fd)
 static void
 serve_usage(FILE *f)
 {
-	fprintf(f, "usage: sprig serve\n"
+	fprintf(f, "usage: sprig serve [--listen ADDR:PORT [--listen-any]]\n"
 	    "Runs the sprig daemon in the foreground (the CLI starts it on demand).\n"
+	    "--listen (or SPRIG_LISTEN) serves the API on TCP too, every request with\n"
+	    "\"Authorization: Bearer <token>\" ('sprig token create'); an address beyond\n"
+	    "loopback also needs --listen-any.\n"
 	    "Stop it with: sprig serve --stop\n");
 }
 
@@ -104,16 +109,36 @@ serve_main(int argc, char **argv)
 	struct loop *loop = NULL;
 	struct core *core = NULL;
 	struct api *api = NULL;
+	struct auth *auth = NULL;
 	char *home = NULL, *libexec = NULL, *sock = NULL, *pidfile = NULL, *cause = NULL;
 	char pid[32];
-	const char *env;
+	const char *env, *tcp = getenv("SPRIG_LISTEN");
 	sigset_t mask;
-	int lockfd = -1, sigfd = -1, listenfd, r, status = 1;
+	int lockfd = -1, sigfd = -1, listenfd, tcpfd, loopback, r, status = 1, any = 0;
 
+	if (tcp != NULL && *tcp == '\0')
+		tcp = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			serve_usage(stdout);
 			return 0;
+		}
+		if (strcmp(argv[i], "--listen") == 0) {
+			if (i + 1 == argc) {
+				fprintf(stderr, "sprig serve: --listen needs ADDR:PORT, like "
+				    "127.0.0.1:7777\n");
+				return 2;
+			}
+			tcp = argv[++i];
+			continue;
+		}
+		if (strncmp(argv[i], "--listen=", 9) == 0) {
+			tcp = argv[i] + 9;
+			continue;
+		}
+		if (strcmp(argv[i], "--listen-any") == 0) {
+			any = 1;
+			continue;
 		}
 		fprintf(stderr, "sprig serve: unknown argument \"%s\"\n", argv[i]);
 		serve_usage(stderr);
@@ -168,10 +193,24 @@ serve_main(int argc, char **argv)
 		fprintf(stderr, "sprig: cannot listen on %s: %s\n", sock, strerror(-listenfd));
 		goto out;
 	}
-	r = api_new(loop, core, listenfd, &api, &cause);
+	auth = auth_new(core_store(core));
+	r = api_new(loop, core, auth, listenfd, &api, &cause);
 	if (r < 0) {
 		fprintf(stderr, "sprig: %s\n", cause);
 		goto out;
+	}
+	if (tcp != NULL) {
+		r = listen_tcp(tcp, any, &tcpfd, &loopback, &cause);
+		if (r == 0)
+			r = api_listen_tcp(api, tcpfd, &cause);
+		if (r < 0) {
+			fprintf(stderr, "sprig: %s\n", cause);
+			goto out;
+		}
+		serve_log("serving http://%s too (bearer tokens: 'sprig token create')", tcp);
+		if (!loopback)
+			serve_log("warning: %s is beyond loopback: anyone who reaches it with a "
+			    "token runs code in your sprites", tcp);
 	}
 	pidfile = home_path(home, "daemon.pid");
 	snprintf(pid, sizeof pid, "%d\n", (int)getpid());
@@ -194,7 +233,9 @@ serve_main(int argc, char **argv)
 		serve_log("event loop failed: %s", strerror(-r));
 out:
 	/* Core first: it answers every request waiting on it, which resumes
-	 * their connections, as MHD needs before it stops. */
+	 * their connections, as MHD needs before it stops. The event streams
+	 * let go of core before that. */
+	api_unwatch(api);
 	core_free(core);
 	api_free(api);
 	if (pidfile != NULL)

@@ -1,8 +1,8 @@
 /*
  * timeline: the API's view of a sprite's checkpoints, in the Sprites shape:
  * GET .../checkpoints and .../checkpoints/ID, the checkpoint ids ("vN")
- * other answers carry, and the NDJSON bodies checkpoint and restore answer
- * with. The operations themselves are suspended requests in api.c.
+ * other answers carry, and the NDJSON lines checkpoint and restore answer
+ * with. The operations themselves, and their streams, are in api.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -91,6 +91,9 @@ timeline_list(struct api *a, struct MHD_Connection *conn, const char *name)
 	size_t n = 0;
 	cJSON *arr;
 
+	if (MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "history") != NULL)
+		return api_error(conn, MHD_HTTP_NOT_IMPLEMENTED, "not_implemented",
+		    "sprig does not filter checkpoints by history yet");
 	if (timeline_load(a, conn, name, &head, &rows, &n, &ret) < 0)
 		return ret;
 	arr = cJSON_CreateArray();
@@ -177,19 +180,6 @@ timeline_line(struct buf *b, const char *type, const char *key, const char *text
 	buf_add_u8(b, '\n');
 	free(s);
 	cJSON_Delete(j);
-}
-
-enum MHD_Result
-timeline_ndjson(struct MHD_Connection *conn, struct buf *b)
-{
-	struct MHD_Response *resp;
-	enum MHD_Result ret;
-
-	resp = MHD_create_response_from_buffer(buf_used(b), buf_head(b), MHD_RESPMEM_MUST_COPY);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/x-ndjson");
-	ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
-	MHD_destroy_response(resp);
-	return ret;
 }
 
 enum MHD_Result
