@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli/tunnel.h"
 #include "cli/upgrade.h"
 #include "common/buf.h"
 #include "common/home.h"
@@ -60,9 +61,23 @@ client_init(struct client *c, char **cause)
 	return 0;
 }
 
+int
+client_init_remote(struct client *c, const char *url, char **cause)
+{
+	int r;
+
+	memset(c, 0, sizeof *c);
+	r = tunnel_open(url, &c->tunnel, cause);
+	if (r < 0)
+		return r;
+	c->sock = xstrdup(tunnel_sock(c->tunnel));
+	return 0;
+}
+
 void
 client_done(struct client *c)
 {
+	tunnel_free(c->tunnel);
 	free(c->home);
 	free(c->sock);
 }
@@ -143,6 +158,11 @@ client_unreachable(struct client *c, CURL *h, CURLcode cc, const char *errbuf)
 {
 	long err = 0;
 
+	/* Through a tunnel, a lost daemon or session ends the connection. */
+	if (c->tunnel != NULL && cc != CURLE_OPERATION_TIMEDOUT)
+		return xasprintf("lost the daemon at %s (is it still running there, and the "
+		    "ssh connection up?): %s", tunnel_name(c->tunnel),
+		    *errbuf != '\0' ? errbuf : curl_easy_strerror(cc));
 	curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &err);
 	if (cc == CURLE_COULDNT_CONNECT && (err == ENOENT || err == ECONNREFUSED))
 		return xasprintf("the daemon is not running (no one listens on %s); "
@@ -304,17 +324,68 @@ out_log:
 	return r;
 }
 
+/* Where an answer's body goes: all into @resp, or, with @line, each line
+ * to it as it arrives (a 2xx answer; any other is kept whole in @resp for
+ * the error message). */
+struct client_sink {
+	struct buf	*resp;
+	client_line_fn	 line;
+	void		*arg;
+	CURL		*h;
+};
+
 static size_t
 client_write_cb(char *data, size_t size, size_t n, void *arg)
 {
-	buf_add(arg, data, size * n);
+	struct client_sink *sk = arg;
+	long status = 0;
+	uint8_t *nl;
+
+	buf_add(sk->resp, data, size * n);
+	if (sk->line == NULL)
+		return size * n;
+	curl_easy_getinfo(sk->h, CURLINFO_RESPONSE_CODE, &status);
+	if (status < 200 || status > 299)
+		return size * n;
+	while ((nl = memchr(buf_head(sk->resp), '\n', buf_used(sk->resp))) != NULL) {
+		size_t len = (size_t)(nl - buf_head(sk->resp));
+
+		sk->line((const char *)buf_head(sk->resp), len, sk->arg);
+		buf_consume(sk->resp, len + 1);
+	}
 	return size * n;
 }
+
+static int client_http(struct client *c, const char *method, const char *path,
+    const cJSON *body, long timeout_s, struct client_sink *sk, char **cause);
 
 int
 client_request_text(struct client *c, const char *method, const char *path,
     const cJSON *body, long timeout_s, struct buf *resp, char **cause)
 {
+	struct client_sink sk = { .resp = resp };
+
+	return client_http(c, method, path, body, timeout_s, &sk, cause);
+}
+
+int
+client_stream(struct client *c, const char *path, client_line_fn fn, void *arg, char **cause)
+{
+	struct buf rest;
+	struct client_sink sk = { .resp = &rest, .line = fn, .arg = arg };
+	int r;
+
+	buf_init(&rest);
+	r = client_http(c, "GET", path, NULL, 0, &sk, cause);
+	buf_done(&rest);
+	return r;
+}
+
+static int
+client_http(struct client *c, const char *method, const char *path,
+    const cJSON *body, long timeout_s, struct client_sink *sk, char **cause)
+{
+	struct buf *resp = sk->resp;
 	char *url = xasprintf("http://localhost%s", path), *json = NULL;
 	char errbuf[CURL_ERROR_SIZE];
 	struct curl_slist *hdrs = NULL;
@@ -343,7 +414,8 @@ client_request_text(struct client *c, const char *method, const char *path,
 		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)CLIENT_CONNECT_TIMEOUT_S);
 		curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout_s);
 		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, client_write_cb);
-		curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
+		curl_easy_setopt(h, CURLOPT_WRITEDATA, sk);
+		sk->h = h;
 		if (strcmp(method, "POST") == 0) {
 			curl_easy_setopt(h, CURLOPT_POST, 1L);
 			curl_easy_setopt(h, CURLOPT_POSTFIELDS, json != NULL ? json : "");

@@ -12,16 +12,22 @@
 #include <curl/curl.h>
 
 struct buf;
+struct tunnel;
 
 struct client {
-	char	*home;		/* absolute $SPRIG_HOME */
-	char	*sock;		/* <home>/api.sock */
-	int	 autostart;	/* may still start the daemon once */
+	char		*home;		/* absolute $SPRIG_HOME; NULL for a remote host */
+	char		*sock;		/* <home>/api.sock, or the tunnel's local end */
+	int		 autostart;	/* may still start the daemon once */
+	struct tunnel	*tunnel;	/* --host: the SSH tunnel to the remote daemon */
 };
 
 /* Resolves $SPRIG_HOME (creating it). Returns 0 or a negative errno with
  * *cause set (newly allocated). */
 int client_init(struct client *c, char **cause);
+/* For `sprig --host @url` (ssh://user@box[:port][/path/api.sock]): opens an
+ * SSH tunnel to that daemon (cli/tunnel.h) and talks through it; never
+ * starts a daemon. Returns 0 or a negative errno with *cause set. */
+int client_init_remote(struct client *c, const char *url, char **cause);
 void client_done(struct client *c);
 
 /*
@@ -38,6 +44,15 @@ int client_request(struct client *c, const char *method, const char *path, const
  * on a 2xx answer returns 0 with the body added to @resp. */
 int client_request_text(struct client *c, const char *method, const char *path,
     const cJSON *body, long timeout_s, struct buf *resp, char **cause);
+
+/*
+ * GETs @path and hands each line of a 2xx answer to @fn as it arrives (an
+ * NDJSON stream such as /v1/events?follow=1), with no time limit; returns
+ * when the server ends the answer: 0, or as client_request_text.
+ */
+typedef void (*client_line_fn)(const char *line, size_t len, void *arg);
+int client_stream(struct client *c, const char *path, client_line_fn fn, void *arg,
+    char **cause);
 
 /*
  * Opens a WebSocket to @path: a libcurl CONNECT_ONLY connection, then the

@@ -46,6 +46,8 @@ struct exec_session {
 	struct ws	*ws;
 	int		 tty;
 	int		 raw;		/* the local terminal is in raw mode */
+	int		 detach;	/* print the session's id and leave */
+	int		 attached;	/* to a session: EXEC_DETACH_KEY leaves */
 
 	int		 in_pollable;	/* stdin works with epoll */
 	int		 in_watched;
@@ -72,8 +74,17 @@ exec_path(const struct exec_opts *o)
 
 	buf_init(&b);
 	e = client_escape(o->name);
-	buf_add_printf(&b, "/v1/sprites/%s/exec?", e);
+	buf_add_printf(&b, "/v1/sprites/%s/exec", e);
 	free(e);
+	if (o->session != NULL) {
+		e = client_escape(o->session);
+		buf_add_printf(&b, "/%s?stdin=true", e);
+		free(e);
+		goto done;
+	}
+	buf_add_printf(&b, "?");
+	if (o->detach)
+		buf_add_printf(&b, "detachable=true&");
 	for (i = 0; i < o->argc; i++) {
 		e = client_escape(o->argv[i]);
 		buf_add_printf(&b, "cmd=%s&", e);
@@ -92,6 +103,7 @@ exec_path(const struct exec_opts *o)
 		buf_add_printf(&b, "&dir=%s", e);
 		free(e);
 	}
+done:
 	out = xstrdup(buf_cstr(&b));
 	buf_done(&b);
 	return out;
@@ -105,6 +117,8 @@ exec_parse_text(const char *data, size_t len, struct exec_text *ret)
 
 	ret->exit_code = -1;
 	ret->error = NULL;
+	ret->session_id = NULL;
+	ret->detached = 0;
 	if (j == NULL)
 		return;
 	type = cJSON_GetObjectItemCaseSensitive(j, "type");
@@ -117,6 +131,12 @@ exec_parse_text(const char *data, size_t len, struct exec_text *ret)
 		if (!cJSON_IsString(v))
 			v = cJSON_GetObjectItemCaseSensitive(j, "error");
 		ret->error = xstrdup(cJSON_IsString(v) ? v->valuestring : "the command failed");
+	} else if (cJSON_IsString(type) && strcmp(type->valuestring, "session_info") == 0) {
+		v = cJSON_GetObjectItemCaseSensitive(j, "session_id");
+		if (cJSON_IsString(v))
+			ret->session_id = xstrdup(v->valuestring);
+	} else if (cJSON_IsString(type) && strcmp(type->valuestring, "detached") == 0) {
+		ret->detached = 1;
 	}
 	cJSON_Delete(j);
 }
@@ -239,6 +259,16 @@ exec_on_message(struct ws *ws, int binary, const uint8_t *data, size_t len, void
 			free(t.error);
 		if (t.exit_code >= 0)
 			exec_got_exit(s, t.exit_code);
+		if (t.session_id != NULL && s->detach) {
+			printf("%s\n", t.session_id);
+			exec_finish(s, 0);
+		}
+		if (t.detached && s->status < 0) {
+			free(s->error);
+			s->error = xstrdup("detached: another client attached to the session");
+			exec_finish(s, 0);
+		}
+		free(t.session_id);
 		return;
 	}
 	if (s->tty) {
@@ -316,6 +346,19 @@ exec_in_read(struct exec_session *s)
 		return;
 	}
 	chunk[0] = EXEC_STDIN;
+	if (s->attached && s->tty) {
+		uint8_t *key = memchr(chunk + 1, EXEC_DETACH_KEY, (size_t)n);
+
+		if (key != NULL) {
+			if (key > chunk + 1)
+				ws_send(s->ws, 1, chunk + 1, (size_t)(key - chunk - 1));
+			exec_in_stop(s);
+			if (s->error == NULL)
+				s->error = xstrdup("detached");
+			exec_finish(s, 0);
+			return;
+		}
+	}
 	if (s->tty)
 		ws_send(s->ws, 1, chunk + 1, (size_t)n);
 	else
@@ -428,6 +471,8 @@ exec_run(struct client *c, struct exec_opts *o, char **cause)
 	int fd, r, status;
 
 	s.tty = o->tty;
+	s.detach = o->detach;
+	s.attached = o->session != NULL;
 	s.out[0].fd = 1;
 	s.out[1].fd = 2;
 	buf_init(&s.out[0].q);
@@ -474,7 +519,8 @@ exec_run(struct client *c, struct exec_opts *o, char **cause)
 		if (s.sigfd >= 0)
 			loop_add_fd(s.loop, s.sigfd, LOOP_READ, exec_signal_cb, &s);
 	}
-	exec_in_resume(&s);
+	if (!o->detach)
+		exec_in_resume(&s);
 
 	r = loop_run(s.loop);
 	if (r < 0 && s.status < 0)

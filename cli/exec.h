@@ -2,7 +2,9 @@
  * exec: `sprig exec`, a command in a sprite over the API's WebSocket exec
  * (the Sprites protocol): stdin forwarded, stdout and stderr kept apart, the
  * command's exit status returned; with a tty, the local terminal in raw mode
- * and its size kept in step.
+ * and its size kept in step. The same machinery starts a detachable session
+ * (--detach: its id is printed and the client leaves) and attaches to one
+ * (`sprig attach`: C-\\ detaches a tty).
  */
 #ifndef SPRIG_CLI_EXEC_H
 #define SPRIG_CLI_EXEC_H
@@ -21,7 +23,12 @@ struct exec_opts {
 	int		 tty;
 	int		 rows;		/* with tty */
 	int		 cols;
+	int		 detach;	/* start a session, print its id, leave */
+	const char	*session;	/* attach to this session instead */
 };
+
+/* The key that detaches an attached tty (C-\). */
+#define EXEC_DETACH_KEY	0x1c
 
 /* Stream ids of non-tty binary frames (first byte). */
 enum {
@@ -40,6 +47,8 @@ char *exec_path(const struct exec_opts *o);
 struct exec_text {
 	int	 exit_code;	/* {"type":"exit"}: its code; else -1 */
 	char	*error;		/* {"type":"error"}: its message (newly allocated) */
+	char	*session_id;	/* {"type":"session_info"}: the session (allocated) */
+	int	 detached;	/* {"type":"detached"}: another client took over */
 };
 
 /* Parses a text frame; unknown types and bad JSON leave *ret empty. */

@@ -12,18 +12,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
 #include "api/serve.h"
 #include "cli/client.h"
+#include "cli/events.h"
 #include "cli/exec.h"
 #include "cli/format.h"
+#include "cli/session.h"
 #include "cli/template.h"
 #include "cli/timeline.h"
+#include "cli/token.h"
 #include "common/buf.h"
+#include "common/util.h"
 #include "common/xmalloc.h"
+#include "tui/dashboard.h"
 
 #ifndef SPRIG_VERSION
 #define SPRIG_VERSION "0.1.0-dev"
@@ -35,6 +41,7 @@
 struct cli {
 	struct client	 client;
 	int		 have_client;
+	const char	*host;		/* --host or SPRIG_HOST: a remote daemon */
 };
 
 struct cmd {
@@ -101,7 +108,8 @@ cli_client(struct cli *cli)
 	char *cause = NULL;
 
 	if (!cli->have_client) {
-		if (client_init(&cli->client, &cause) < 0) {
+		if ((cli->host != NULL ? client_init_remote(&cli->client, cli->host, &cause) :
+		    client_init(&cli->client, &cause)) < 0) {
 			fprintf(stderr, "sprig: %s\n", cause);
 			exit(1);
 		}
@@ -320,6 +328,30 @@ list_all(struct cli *cli)
 	return all;
 }
 
+/*
+ * The list's SLEEP-IN column: how long until an awake sprite sleeps if
+ * nothing uses it; "held" while a session keeps it awake, "off" when it
+ * never sleeps, "-" when it is not awake.
+ */
+static void
+list_sleep_in(const cJSON *s, char *out, size_t n)
+{
+	const cJSON *in = cJSON_GetObjectItemCaseSensitive(s, "sleep_in_s");
+	const cJSON *idle = cJSON_GetObjectItemCaseSensitive(s, "idle_s");
+	const cJSON *sessions = cJSON_GetObjectItemCaseSensitive(s, "sessions");
+
+	if (cJSON_IsNumber(in))
+		duration_format((int64_t)in->valuedouble, out, n);
+	else if (strcmp(jstr(s, "status", ""), "running") != 0)
+		snprintf(out, n, "-");
+	else if (cJSON_IsNumber(idle) && idle->valuedouble == 0)
+		snprintf(out, n, "off");
+	else if (cJSON_IsNumber(sessions) && sessions->valuedouble > 0)
+		snprintf(out, n, "held");
+	else
+		snprintf(out, n, "-");
+}
+
 static int
 cmd_list(struct cli *cli, const struct cmd *cmd, int argc, char **argv)
 {
@@ -328,8 +360,9 @@ cmd_list(struct cli *cli, const struct cmd *cmd, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char *heads[4] = { "NAME", "STATE", "IMAGE", "CREATED" };
-	int json = 0, ch, n, i, k, w[4];
+	enum { COLS = 5 };
+	static const char *heads[COLS] = { "NAME", "STATE", "SLEEP-IN", "IMAGE", "CREATED" };
+	int json = 0, ch, n, i, k, w[COLS];
 	const cJSON *s;
 	char **cells;
 	cJSON *all;
@@ -347,34 +380,37 @@ cmd_list(struct cli *cli, const struct cmd *cmd, int argc, char **argv)
 		return 0;
 	}
 	n = cJSON_GetArraySize(all);
-	cells = xcalloc((size_t)(n + 1) * 4, sizeof *cells);
-	for (k = 0; k < 4; k++)
+	cells = xcalloc((size_t)(n + 1) * COLS, sizeof *cells);
+	for (k = 0; k < COLS; k++)
 		cells[k] = xstrdup(heads[k]);
 	i = 1;
 	cJSON_ArrayForEach(s, all) {
-		char age[32];
+		char age[32], sleep_in[32];
 
 		format_age_since(jstr(s, "created_at", NULL), (int64_t)time(NULL), age, sizeof age);
-		cells[i * 4 + 0] = xstrdup(jstr(s, "name", "-"));
-		cells[i * 4 + 1] = xstrdup(jstr(s, "status", "-"));
-		cells[i * 4 + 2] = xstrdup(jstr(s, "image", "-"));
-		cells[i * 4 + 3] = xstrdup(age);
+		list_sleep_in(s, sleep_in, sizeof sleep_in);
+		cells[i * COLS + 0] = xstrdup(jstr(s, "name", "-"));
+		cells[i * COLS + 1] = xstrdup(jstr(s, "status", "-"));
+		cells[i * COLS + 2] = xstrdup(sleep_in);
+		cells[i * COLS + 3] = xstrdup(jstr(s, "image", "-"));
+		cells[i * COLS + 4] = xstrdup(age);
 		i++;
 	}
-	for (k = 0; k < 4; k++) {
+	for (k = 0; k < COLS; k++) {
 		w[k] = 0;
 		for (i = 0; i <= n; i++) {
-			int l = (int)strlen(cells[i * 4 + k]);
+			int l = (int)strlen(cells[i * COLS + k]);
 
 			if (l > w[k])
 				w[k] = l;
 		}
 	}
 	for (i = 0; i <= n; i++) {
-		printf("%-*s  %-*s  %-*s  %s\n", w[0], cells[i * 4], w[1], cells[i * 4 + 1],
-		    w[2], cells[i * 4 + 2], cells[i * 4 + 3]);
+		for (k = 0; k < COLS - 1; k++)
+			printf("%-*s  ", w[k], cells[i * COLS + k]);
+		printf("%s\n", cells[i * COLS + k]);
 	}
-	for (i = 0; i < (n + 1) * 4; i++)
+	for (i = 0; i < (n + 1) * COLS; i++)
 		free(cells[i]);
 	free(cells);
 	cJSON_Delete(all);
@@ -453,11 +489,232 @@ cmd_info(struct cli *cli, const struct cmd *cmd, int argc, char **argv)
 	return 0;
 }
 
+/* Shows a sprite's settings as `sprig config` prints them. */
+static void
+config_print(const cJSON *j)
+{
+	const cJSON *idle = cJSON_GetObjectItemCaseSensitive(j, "idle_s");
+	const cJSON *own = cJSON_GetObjectItemCaseSensitive(j, "idle_s_own");
+	char d[32];
+
+	if (!cJSON_IsNumber(idle))
+		return;
+	if (idle->valuedouble == 0)
+		snprintf(d, sizeof d, "off");
+	else
+		duration_format((int64_t)idle->valuedouble, d, sizeof d);
+	printf("idle=%s%s\n", d, cJSON_IsNumber(own) ? "" : " (the daemon's default)");
+}
+
+static int
+cmd_config(struct cli *cli, const struct cmd *cmd, int argc, char **argv)
+{
+	static const struct option longs[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	cJSON *body = NULL, *j;
+	const char *name;
+	char *path;
+	int64_t secs;
+	int ch;
+
+	while ((ch = next_opt(cmd, argc, argv, ":h", longs)) != -1)
+		;
+	if (optind == argc)
+		usage_error(cmd, "missing NAME");
+	name = argv[optind++];
+	for (; optind < argc; optind++) {
+		const char *kv = argv[optind];
+
+		if (strncmp(kv, "idle=", 5) != 0)
+			usage_error(cmd, "unknown setting '%s' (try idle=5m, idle=off, "
+			    "idle=default)", kv);
+		if (body == NULL)
+			body = cJSON_CreateObject();
+		cJSON_DeleteItemFromObjectCaseSensitive(body, "idle_s");
+		if (strcmp(kv + 5, "off") == 0)
+			cJSON_AddNumberToObject(body, "idle_s", 0);
+		else if (strcmp(kv + 5, "default") == 0)
+			cJSON_AddNullToObject(body, "idle_s");
+		else if (duration_parse(kv + 5, &secs) == 0)
+			cJSON_AddNumberToObject(body, "idle_s", (double)secs);
+		else
+			usage_error(cmd, "idle must be a duration (30s, 5m, 2h), off or "
+			    "default, not '%s'", kv + 5);
+	}
+	if (body != NULL) {
+		path = sprite_path(name, "config");
+		j = request(cli, "POST", path, body, TIMEOUT_READ_S);
+		cJSON_Delete(body);
+	} else {
+		path = sprite_path(name, NULL);
+		j = request(cli, "GET", path, NULL, TIMEOUT_READ_S);
+	}
+	config_print(j);
+	cJSON_Delete(j);
+	free(path);
+	return 0;
+}
+
+/* A whole number from 0 to a million, and nothing after it. */
+static int
+parse_count(const char *s, int64_t *ret)
+{
+	char *end;
+	long long v;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v > 1000000)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+static void
+settings_print(const cJSON *j)
+{
+	const cJSON *awake = cJSON_GetObjectItemCaseSensitive(j, "max_awake");
+	const cJSON *mem = cJSON_GetObjectItemCaseSensitive(j, "max_memory_mb");
+
+	if (cJSON_IsNumber(awake) && awake->valuedouble > 0)
+		printf("max-awake=%.0f\n", awake->valuedouble);
+	else
+		printf("max-awake=off\n");
+	if (cJSON_IsNumber(mem) && mem->valuedouble > 0)
+		printf("max-memory=%.0fM\n", mem->valuedouble);
+	else
+		printf("max-memory=off\n");
+}
+
+static int
+cmd_settings(struct cli *cli, const struct cmd *cmd, int argc, char **argv)
+{
+	static const struct option longs[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	cJSON *body = NULL, *j;
+	int64_t v;
+	int ch;
+
+	while ((ch = next_opt(cmd, argc, argv, ":h", longs)) != -1)
+		;
+	for (; optind < argc; optind++) {
+		const char *kv = argv[optind], *val = strchr(kv, '=');
+		const char *key;
+
+		if (val == NULL)
+			usage_error(cmd, "settings are KEY=VALUE, not '%s'", kv);
+		val++;
+		if (strncmp(kv, "max-awake=", 10) == 0) {
+			key = "max_awake";
+			if (strcmp(val, "off") == 0)
+				v = 0;
+			else if (parse_count(val, &v) < 0)
+				usage_error(cmd, "max-awake is a number of sprites or off, not '%s'",
+				    val);
+		} else if (strncmp(kv, "max-memory=", 11) == 0) {
+			key = "max_memory_mb";
+			if (strcmp(val, "off") == 0)
+				v = 0;
+			else if (size_parse_mib(val, &v) < 0)
+				usage_error(cmd, "max-memory is a size (512M, 4G) or off, not '%s'",
+				    val);
+		} else {
+			usage_error(cmd, "unknown setting '%s' (max-awake, max-memory)", kv);
+		}
+		if (body == NULL)
+			body = cJSON_CreateObject();
+		cJSON_DeleteItemFromObjectCaseSensitive(body, key);
+		cJSON_AddNumberToObject(body, key, (double)v);
+	}
+	j = request(cli, body ? "POST" : "GET", "/v1/settings", body, TIMEOUT_READ_S);
+	cJSON_Delete(body);
+	settings_print(j);
+	cJSON_Delete(j);
+	return 0;
+}
+
+/* Prints one event line of the follow stream. */
+static void
+events_line(const char *line, size_t len, void *arg)
+{
+	int json = *(int *)arg;
+	cJSON *ev = cJSON_ParseWithLength(line, len);
+	char *text;
+
+	if (json) {
+		printf("%.*s\n", (int)len, line);
+	} else if (ev != NULL && (text = events_render(ev)) != NULL) {
+		fputs(text, stdout);
+		free(text);
+	}
+	fflush(stdout);
+	cJSON_Delete(ev);
+}
+
+static int
+cmd_events(struct cli *cli, const struct cmd *cmd, int argc, char **argv)
+{
+	static const struct option longs[] = {
+		{ "follow", no_argument, NULL, 'f' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int follow = 0, json = 0, ch, r;
+	char *path, *cause = NULL, *e = NULL, *text;
+	const cJSON *ev;
+	cJSON *all;
+
+	while ((ch = next_opt(cmd, argc, argv, ":fjh", longs)) != -1) {
+		if (ch == 'f')
+			follow = 1;
+		else if (ch == 'j')
+			json = 1;
+	}
+	if (argc - optind > 1)
+		usage_error(cmd, "unexpected '%s'", argv[optind + 1]);
+	if (optind < argc)
+		e = client_escape(argv[optind]);
+	path = xasprintf("/v1/events%s%s%s", e ? "?sprite=" : "", e ? e : "",
+	    follow ? (e ? "&follow=1" : "?follow=1") : "");
+	free(e);
+	if (!follow) {
+		all = request(cli, "GET", path, NULL, TIMEOUT_READ_S);
+		if (json)
+			print_json(all);
+		cJSON_ArrayForEach(ev, all) {
+			if (!json && (text = events_render(ev)) != NULL) {
+				fputs(text, stdout);
+				free(text);
+			}
+		}
+		cJSON_Delete(all);
+		free(path);
+		return 0;
+	}
+	r = client_stream(cli_client(cli), path, events_line, &json, &cause);
+	free(path);
+	if (r < 0) {
+		fprintf(stderr, "sprig: %s\n", cause);
+		free(cause);
+		return 1;
+	}
+	fprintf(stderr, "sprig: the daemon ended the stream (it stopped)\n");
+	return 1;
+}
+
 static int
 cmd_exec(struct cli *cli, const struct cmd *cmd, int argc, char **argv)
 {
 	static const struct option longs[] = {
 		{ "tty", no_argument, NULL, 't' },
+		{ "detach", no_argument, NULL, 'd' },
 		{ "env", required_argument, NULL, 'e' },
 		{ "dir", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
@@ -467,10 +724,13 @@ cmd_exec(struct cli *cli, const struct cmd *cmd, int argc, char **argv)
 	char **env = NULL, *cause = NULL;
 	int ch, status;
 
-	while ((ch = next_opt(cmd, argc, argv, ":te:w:h", longs)) != -1) {
+	while ((ch = next_opt(cmd, argc, argv, ":tde:w:h", longs)) != -1) {
 		switch (ch) {
 		case 't':
 			o.tty = 1;
+			break;
+		case 'd':
+			o.detach = 1;
 			break;
 		case 'e':
 			if (strchr(optarg, '=') == NULL || *optarg == '=')
@@ -497,6 +757,122 @@ cmd_exec(struct cli *cli, const struct cmd *cmd, int argc, char **argv)
 		fprintf(stderr, "sprig: %s\n", cause);
 	free(cause);
 	free(env);
+	return status;
+}
+
+/* GET .../exec: the sprite's sessions (exits 1 with the cause on failure). */
+static cJSON *
+sessions_get(struct cli *cli, const char *name)
+{
+	char *path = sprite_path(name, "exec");
+	cJSON *j = request(cli, "GET", path, NULL, TIMEOUT_READ_S);
+
+	free(path);
+	return j;
+}
+
+/* sprig sessions kill NAME ID [-s SIG] */
+static int
+sessions_kill(struct cli *cli, const char *name, const char *id, const char *sig)
+{
+	char *e = client_escape(id), *es = sig ? client_escape(sig) : NULL;
+	char *action = xasprintf("exec/%s/kill%s%s", e, es ? "?signal=" : "", es ? es : "");
+	char *path = sprite_path(name, action), *cause = NULL;
+	struct buf resp;
+	int r, code = -1;
+
+	buf_init(&resp);
+	r = client_request_text(cli_client(cli), "POST", path, NULL, TIMEOUT_CHANGE_S, &resp,
+	    &cause);
+	if (r == 0)
+		r = session_kill_result((const char *)buf_head(&resp), buf_used(&resp), &code,
+		    &cause);
+	buf_done(&resp);
+	free(path);
+	free(action);
+	free(es);
+	free(e);
+	if (r < 0) {
+		fprintf(stderr, "sprig: %s\n", cause);
+		free(cause);
+		return 1;
+	}
+	if (code >= 0)
+		printf("session %s ended: exit %d\n", id, code);
+	else
+		printf("session %s ended\n", id);
+	return 0;
+}
+
+static int
+cmd_sessions(struct cli *cli, const struct cmd *cmd, int argc, char **argv)
+{
+	static const struct option longs[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "signal", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *sig = NULL;
+	int json = 0, ch;
+	char *text;
+	cJSON *j;
+
+	while ((ch = next_opt(cmd, argc, argv, ":js:h", longs)) != -1) {
+		if (ch == 'j')
+			json = 1;
+		else if (ch == 's')
+			sig = optarg;
+	}
+	if (argc - optind == 3 && strcmp(argv[optind], "kill") == 0)
+		return sessions_kill(cli, argv[optind + 1], argv[optind + 2], sig);
+	if (argc - optind != 1)
+		usage_error(cmd, "expected NAME, or kill NAME ID");
+	j = sessions_get(cli, argv[optind]);
+	if (json) {
+		print_json(cJSON_GetObjectItemCaseSensitive(j, "sessions"));
+	} else {
+		text = session_table(j, (int64_t)time(NULL));
+		fputs(*text ? text : "no sessions\n", stdout);
+		free(text);
+	}
+	cJSON_Delete(j);
+	return 0;
+}
+
+static int
+cmd_attach(struct cli *cli, const struct cmd *cmd, int argc, char **argv)
+{
+	static const struct option longs[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct exec_opts o = { 0 };
+	char *cause = NULL;
+	int status, tty;
+	cJSON *j;
+
+	while (next_opt(cmd, argc, argv, ":h", longs) != -1)
+		;
+	if (argc - optind != 2)
+		usage_error(cmd, "expected NAME ID");
+	o.name = argv[optind];
+	o.session = argv[optind + 1];
+	/* Raw mode or not is the session's: ask before connecting. */
+	j = sessions_get(cli, o.name);
+	tty = session_tty(j, o.session);
+	cJSON_Delete(j);
+	if (tty < 0) {
+		fprintf(stderr, "sprig: sprite \"%s\" has no session \"%s\" ('sprig sessions "
+		    "%s' lists them)\n", o.name, o.session, o.name);
+		return 1;
+	}
+	o.tty = tty;
+	status = exec_run(cli_client(cli), &o, &cause);
+	fflush(stdout);
+	if (cause != NULL)
+		fprintf(stderr, "sprig: %s\n", cause);
+	free(cause);
 	return status;
 }
 
@@ -783,6 +1159,66 @@ cmd_templates(struct cli *cli, const struct cmd *cmd, int argc, char **argv)
 }
 
 static int
+cmd_token(struct cli *cli, const struct cmd *cmd, int argc, char **argv)
+{
+	static const struct option longs[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int json = 0, ch, left;
+	const char *sub;
+	char *path, *e, *text;
+	cJSON *body, *j;
+
+	while ((ch = next_opt(cmd, argc, argv, ":jh", longs)) != -1) {
+		if (ch == 'j')
+			json = 1;
+	}
+	if (optind == argc)
+		usage_error(cmd, "missing create, list or revoke");
+	sub = argv[optind++];
+	left = argc - optind;
+	if (strcmp(sub, "create") == 0 && left <= 1) {
+		body = cJSON_CreateObject();
+		if (left == 1)
+			cJSON_AddStringToObject(body, "name", argv[optind]);
+		j = request(cli, "POST", "/v1/tokens", body, TIMEOUT_READ_S);
+		printf("%s\n", jstr(j, "token", ""));
+		if (isatty(1))
+			fprintf(stderr, "sprig: token \"%s\" is shown only now; send it as "
+			    "\"Authorization: Bearer <token>\"\n", jstr(j, "name", "?"));
+		cJSON_Delete(body);
+	} else if (strcmp(sub, "list") == 0 && left == 0) {
+		j = request(cli, "GET", "/v1/tokens", NULL, TIMEOUT_READ_S);
+		if (json) {
+			print_json(j);
+		} else if (cJSON_GetArraySize(j) == 0) {
+			printf("no tokens yet ('sprig token create' makes one)\n");
+		} else {
+			text = token_render(j, (int64_t)time(NULL));
+			fputs(text, stdout);
+			free(text);
+		}
+	} else if (strcmp(sub, "revoke") == 0 && left == 1) {
+		e = client_escape(argv[optind]);
+		path = xasprintf("/v1/tokens/%s", e);
+		j = request(cli, "DELETE", path, NULL, TIMEOUT_READ_S);
+		printf("%s\n", argv[optind]);
+		free(e);
+		free(path);
+	} else if (strcmp(sub, "create") == 0 || strcmp(sub, "list") == 0 ||
+	    strcmp(sub, "revoke") == 0) {
+		usage_error(cmd, left == 0 ? "missing NAME" : "unexpected '%s'",
+		    argv[argc - 1]);
+	} else {
+		usage_error(cmd, "no subcommand '%s' (create, list or revoke)", sub);
+	}
+	cJSON_Delete(j);
+	return 0;
+}
+
+static int
 cmd_serve(struct cli *cli, const struct cmd *cmd, int argc, char **argv)
 {
 	char *cause = NULL;
@@ -854,16 +1290,47 @@ static const struct cmd cmds[] = {
 	{ "list", cmd_list, "list [--json]",
 	  "Lists the sprites: name, state, image and age.", NULL,
 	  "  -j, --json   print the API's sprites array\n" },
+	{ "config", cmd_config, "config NAME [idle=DURATION|off|default]",
+	  "Shows or changes a sprite's settings.",
+	  "idle: how long the sprite may go unused before it sleeps (30s, 5m, 2h), off to\n"
+	  "keep it awake, default for the daemon's (SPRIG_IDLE, 30 s unless set).",
+	  NULL },
+	{ "events", cmd_events, "events [NAME] [-f] [--json]",
+	  "Shows the daemon's event log: what each sprite did and why it failed.",
+	  "With -f, waits for new events and prints them as they happen.",
+	  "  -f, --follow  keep printing events as they happen\n"
+	  "  -j, --json    the API's event objects\n" },
+	{ "settings", cmd_settings, "settings [max-awake=N|off] [max-memory=SIZE|off]",
+	  "Shows or changes the daemon's limits.",
+	  "Past a limit, starting or waking a sprite puts the least recently used idle\n"
+	  "sprite to sleep instead of refusing. Sprites in use (an open session, an\n"
+	  "operation, a keepalive, idle=off) are never put to sleep for it.",
+	  NULL },
 	{ "info", cmd_info, "info NAME [--json]",
 	  "Shows one sprite.", NULL,
 	  "  -j, --json   print the API's sprite object\n" },
-	{ "exec", cmd_exec, "exec [-t] [-e K=V]... [-w DIR] NAME -- CMD [ARG...]",
+	{ "exec", cmd_exec, "exec [-t] [-d] [-e K=V]... [-w DIR] NAME -- CMD [ARG...]",
 	  "Runs a command in a sprite and exits with its status.",
 	  "stdin is forwarded; stdout and stderr are kept apart. Status 255 means the\n"
-	  "connection to the daemon was lost.",
+	  "connection to the daemon was lost. With -d the command starts as a session\n"
+	  "that outlives this client: its id is printed and 'sprig attach' rejoins it.",
 	  "  -t, --tty         give the command a terminal (raw mode here, resizes follow)\n"
+	  "  -d, --detach      start a detachable session, print its id and return\n"
 	  "  -e, --env K=V     set an environment variable (repeatable)\n"
 	  "  -w, --dir DIR     working directory\n" },
+	{ "sessions", cmd_sessions, "sessions NAME [--json] | sessions kill NAME ID [-s SIG]",
+	  "Lists a sprite's detachable sessions, or ends one.",
+	  "A session runs on with no client attached (its recent output is kept for the\n"
+	  "next attach) and keeps its sprite awake. An exited one stays listed with its\n"
+	  "exit code for 10 minutes, or until attached or killed. kill sends SIGTERM\n"
+	  "(or SIG), then SIGKILL after 10 s, and prints the exit code.",
+	  "  -j, --json        print the API's sessions array\n"
+	  "  -s, --signal SIG  the signal kill sends first (TERM, INT, KILL, ...)\n" },
+	{ "attach", cmd_attach, "attach NAME ID",
+	  "Attaches to a detachable session: its recent output, then live.",
+	  "A tty session puts this terminal in raw mode; C-\\ detaches and leaves it\n"
+	  "running. Exits with the command's status if it ends while attached.",
+	  NULL },
 	{ "start", cmd_lifecycle, "start NAME", "Starts a stopped sprite.", NULL, NULL },
 	{ "stop", cmd_lifecycle, "stop NAME", "Stops a sprite; its disk is kept.", NULL, NULL },
 	{ "sleep", cmd_lifecycle, "sleep NAME",
@@ -910,11 +1377,21 @@ static const struct cmd cmds[] = {
 	{ "templates", cmd_templates, "templates [--json]",
 	  "Lists the templates: name, where each came from (sprite@checkpoint) and age.", NULL,
 	  "  -j, --json   print the API's templates array\n" },
-	{ "serve", cmd_serve, "serve [--stop]",
+	{ "token", cmd_token, "token create [NAME] | token list [--json] | token revoke NAME",
+	  "Makes, lists or revokes the bearer tokens of the API's TCP listener.",
+	  "'create' prints the new token: only its hash is kept, so it is shown once.\n"
+	  "Clients send it as \"Authorization: Bearer <token>\" to the address given to\n"
+	  "'sprig serve --listen'. The unix socket needs no token.",
+	  "  -j, --json   (list) print the API's tokens array\n" },
+	{ "serve", cmd_serve, "serve [--stop] [--listen ADDR:PORT [--listen-any]]",
 	  "Runs the daemon in the foreground.",
 	  "Other commands start it when needed (unless SPRIG_NO_AUTOSTART is set),\n"
-	  "logging to $SPRIG_HOME/daemon.log.",
-	  "  --stop   stop the running daemon and wait until it is gone\n" },
+	  "logging to $SPRIG_HOME/daemon.log. --listen (or SPRIG_LISTEN=ADDR:PORT in the\n"
+	  "daemon's environment) serves the API on TCP too, for the Sprites SDKs and curl:\n"
+	  "every request there needs a token from 'sprig token create'.",
+	  "  --stop               stop the running daemon and wait until it is gone\n"
+	  "  --listen ADDR:PORT   serve the API on TCP too (like 127.0.0.1:7777)\n"
+	  "  --listen-any         allow an ADDR beyond loopback (it warns)\n" },
 	{ "version", cmd_version, "version", "Prints sprig's version.", NULL, NULL },
 	{ "help", cmd_help, "help [COMMAND]", "Shows the commands, or one command's help.", NULL,
 	  NULL },
@@ -937,12 +1414,16 @@ help_all(void)
 {
 	size_t i;
 
-	printf("usage: sprig COMMAND [ARGS]\n\nsprig runs sprites: persistent Linux VMs with names, "
-	    "on this machine.\n\n");
+	printf("usage: sprig [--host ssh://[USER@]BOX[:PORT][/PATH]] COMMAND [ARGS]\n\n"
+	    "sprig runs sprites: persistent Linux VMs with names, on this machine.\n\n");
 	for (i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
 		printf("  sprig %s\n      %s\n", cmds[i].usage, cmds[i].summary);
 	printf("\nState lives in $SPRIG_HOME (default ~/.local/share/sprig). "
 	    "'sprig COMMAND --help' says more.\n");
+	printf("\n--host (or SPRIG_HOST) runs the command, or the dashboard, against the daemon on\n"
+	    "another machine through SSH: host keys from ~/.ssh/known_hosts, keys from the\n"
+	    "ssh-agent or ~/.ssh. PATH is the remote daemon's socket (default: the remote\n"
+	    "user's ~/.local/share/sprig/api.sock).\n");
 }
 
 int
@@ -950,9 +1431,41 @@ main(int argc, char **argv)
 {
 	struct cli cli = { 0 };
 	const struct cmd *cmd;
-	int status;
+	int status, host_given = 0;
 
+	cli.host = getenv("SPRIG_HOST");
+	while (argc > 1 && strncmp(argv[1], "--host", 6) == 0) {
+		if (strncmp(argv[1], "--host=", 7) == 0) {
+			cli.host = argv[1] + 7;
+			argv++;
+			argc--;
+		} else if (strcmp(argv[1], "--host") == 0 && argc > 2) {
+			cli.host = argv[2];
+			argv += 2;
+			argc -= 2;
+		} else {
+			fprintf(stderr, "sprig: --host needs ssh://[USER@]BOX[:PORT][/PATH] "
+			    "(see 'sprig help')\n");
+			return 2;
+		}
+		host_given = 1;
+	}
+	if (cli.host != NULL && *cli.host == '\0')
+		cli.host = NULL;	/* SPRIG_HOST= or --host '': this machine */
+	if (argc < 2 && cli.host != NULL && (!isatty(0) || !isatty(1))) {
+		help_all();	/* what the dashboard would do; no ssh for it */
+		return 0;
+	}
 	if (argc < 2) {
+		/* The dashboard, on a terminal; the command list otherwise. */
+		signal(SIGPIPE, SIG_IGN);
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		status = dashboard_main(cli_client(&cli));
+		if (cli.have_client)
+			client_done(&cli.client);
+		curl_global_cleanup();
+		if (status != -ENOTTY)
+			return status;
 		help_all();
 		return 0;
 	}
@@ -965,8 +1478,17 @@ main(int argc, char **argv)
 		fprintf(stderr, "sprig: unknown command '%s' (see 'sprig help')\n", argv[1]);
 		return 2;
 	}
-	if (cmd->fn == cmd_serve)
+	if (cmd->fn == cmd_serve) {
+		/* The daemon runs here; SPRIG_HOST is for the commands that
+		 * talk to one. */
+		if (host_given && cli.host != NULL) {
+			fprintf(stderr, "sprig serve: --host is for the other commands; run "
+			    "'sprig serve' on that machine\n");
+			return 2;
+		}
+		cli.host = NULL;
 		return cmd_serve(&cli, cmd, argc - 1, argv + 1);
+	}
 	/* A reader that goes away is an EPIPE to handle, not a silent death. */
 	signal(SIGPIPE, SIG_IGN);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
