@@ -7,10 +7,11 @@ packages=(
 	cmake gcc make pkg-config
 	libsqlite3-dev libcjson-dev libmicrohttpd-dev libwslay-dev
 	libcurl4-openssl-dev libssl-dev libcmocka-dev libvterm-dev libssh-dev
-	libncurses-dev
+	libncurses-dev tmux openssh-server
 	qemu-system-x86 qemu-utils
 	musl-tools busybox-static e2fsprogs cpio
-	curl python3 bsdutils sqlite3
+	curl python3 bsdutils sqlite3 jq
+	clang libclang-rt-14-dev
 )
 
 missing=()

@@ -28,8 +28,17 @@ test_qemu_pids() {
 # A sanitizer build's daemon reports to daemon.log, which no test reads:
 # a report there (it is complete once --stop has waited for the daemon to
 # exit) fails the test. SPRIG_TEST_KEEP_HOME=1 keeps the home to look at.
+# on_exit CMD: runs CMD (a test's own processes: tmux, sshd) first when the
+# test ends, before the daemon is stopped; its failure is ignored.
+exit_hooks=()
+on_exit() { exit_hooks+=("$1"); }
+
 cleanup() {
-	local status=$? pids
+	local status=$? pids hook
+	set +e
+	for hook in "${exit_hooks[@]}"; do
+		eval "$hook" >/dev/null 2>&1
+	done
 	sprig serve --stop >/dev/null 2>&1 || true
 	pids=$(test_qemu_pids)
 	if [ -n "$pids" ]; then
@@ -82,6 +91,45 @@ expect_fail() {
 	else
 		expect_contains "$what" "$want" "$out"
 	fi
+}
+
+# The dashboard in a tmux server of the test's own (tm), on session "dash".
+TMUX_SOCK="sprig-test-$$"
+tm() { tmux -L "$TMUX_SOCK" "$@"; }
+screen() { tm capture-pane -p -t dash; }
+
+# wait_screen WHAT PATTERN [SECONDS]: until the dashboard's screen matches
+# the extended regular expression PATTERN; passes or fails WHAT, leaving the
+# screen in $SCREEN.
+wait_screen() {
+	local what=$1 pattern=$2 limit=${3:-30} i
+	for ((i = 0; i < limit * 5; i++)); do
+		SCREEN=$(screen)
+		if grep -qE -- "$pattern" <<<"$SCREEN"; then
+			pass "$what"
+			return 0
+		fi
+		sleep 0.2
+	done
+	fail "$what: no [$pattern] on the screen:"
+	sed 's/^/#   |/' <<<"$SCREEN"
+	return 1
+}
+
+# crash POINT COMMAND...: runs COMMAND under a daemon that dies (as if
+# killed with SIGKILL) at failpoint POINT, then starts a new daemon, whose
+# start-up reconciles what the crash left.
+crash() {
+	local point=$1 code
+	shift
+	sprig serve --stop >/dev/null
+	set +e
+	SPRIG_FAILPOINT=$point "$@" >"$SPRIG_HOME/crash.out" 2>&1
+	code=$?
+	set -e
+	[ "$code" -ne 0 ] && pass "$point: the command saw the daemon die" ||
+		fail "$point: the command succeeded although the daemon died: $(cat "$SPRIG_HOME/crash.out")"
+	sprig list >/dev/null
 }
 
 finish() {

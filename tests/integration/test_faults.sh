@@ -38,6 +38,20 @@ sprig serve --stop >/dev/null
 kill -9 $(test_qemu_pids)
 expect_contains "died while the daemon was away: stopped" "stopped" "$(sprig list | grep '^dev ')"
 
+# A VM that answers nothing (its QEMU frozen with SIGSTOP: neither the
+# guest nor QEMU's monitor responds) still stops: the clean shutdown times
+# out, then the monitor's quit, then QEMU is killed.
+sprig start dev >/dev/null
+kill -STOP $(test_qemu_pids)
+t0=$(date +%s)
+expect_eq "a frozen VM stops anyway" "dev" "$(timeout 60 sprig stop dev 2>&1)"
+took=$(($(date +%s) - t0))
+[ "$took" -le 25 ] && pass "within the grace times ($took s)" || fail "stop took $took s"
+expect_eq "no QEMU is left" "" "$(test_qemu_pids)"
+expect_contains "it shows stopped" "stopped" "$(sprig list | grep '^dev ')"
+expect_eq "and starts again" "ok" "$(sprig start dev >/dev/null && sprig exec dev -- echo ok)"
+sprig stop dev >/dev/null
+
 # QEMU missing: a clear error, nothing half-made.
 sprig serve --stop >/dev/null
 set +e
@@ -68,7 +82,7 @@ chmod +x "\$root/init"
 rm -rf "\$root"
 SH
 set +e
-out=$(SPRIG_LIBEXEC="$lib" SPRIG_BOOT_TIMEOUT=8 sprig create stuck --image hang 2>&1)
+out=$(SPRIG_LIBEXEC="$lib" SPRIG_BOOT_TIMEOUT=15 sprig create stuck --image hang 2>&1)
 code=$?
 set -e
 expect_eq "a guest that never boots fails" 1 "$code"

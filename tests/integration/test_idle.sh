@@ -74,4 +74,35 @@ expect_eq "stop of a sleeping sprite: stopped" "stopped" "$(state dev)"
 expect_eq "and its saved memory is gone" "" "$(ls "$SPRIG_HOME/ram/")"
 sprig start dev >/dev/null
 expect_eq "the next start is cold" "gone" "$(sprig exec dev -- sh -c "kill -0 $pid 2>/dev/null && echo alive || echo gone")"
+
+# A sprite's own idle time: shown, honoured, kept across a daemon restart.
+sleep_in() { sprig list | awk -v n="$1" '$1 == n {print $3}'; }
+expect_eq "config shows the default" "idle=3s (the daemon's default)" "$(sprig config dev)"
+expect_contains "list counts down to sleep" "s" "$(sleep_in dev)"
+expect_eq "idle=off is taken" "idle=off" "$(sprig config dev idle=off)"
+expect_eq "list says it never sleeps" "off" "$(sleep_in dev)"
+sleep 4.5
+expect_eq "idle=off: awake past the default" "running" "$(state dev)"
+sprig serve --stop >/dev/null
+expect_eq "idle=off is kept across a daemon restart" "idle=off" "$(sprig config dev)"
+expect_eq "idle=1m is taken" "idle=1m" "$(sprig config dev idle=1m)"
+expect_eq "idle=default goes back" "idle=3s (the daemon's default)" "$(sprig config dev idle=default)"
+took=$(wait_state dev sleeping 10)
+[ "$took" != "never" ] && pass "asleep by the default again ($took s)" || fail "never slept after idle=default"
+sprig wake dev >/dev/null
+sprig config dev idle=5s >/dev/null
+took=$(wait_state dev sleeping 10)
+if [ "$took" != "never" ] && awk -v t="$took" 'BEGIN {exit !(t >= 4 && t <= 6.5)}'; then
+	pass "its own idle time honoured ($took s for 5 s)"
+else
+	fail "idle=5s: slept after $took s"
+fi
+expect_fail "an unknown sprite" 'no sprite named "nosuch"' sprig config nosuch idle=5m
+set +e
+out=$(sprig config dev idle=soon 2>&1); code=$?
+set -e
+expect_eq "a bad duration is a usage error" "2" "$code"
+expect_contains "and says what is wanted" "idle must be a duration" "$out"
+expect_contains "the API refuses a bad value" "idle_s" "$(curl -sS --unix-socket "$SPRIG_HOME/api.sock" \
+	-X POST -d '{"idle_s": -3}' http://sprig/v1/sprites/dev/config)"
 finish

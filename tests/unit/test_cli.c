@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "cli/client.h"
+#include "cli/events.h"
 #include "cli/exec.h"
 #include "cli/format.h"
 #include "cli/template.h"
@@ -452,6 +453,36 @@ tpl(cJSON *arr, const char *name, const char *origin, const char *created)
 	cJSON_AddStringToObject(j, "created_at", created);
 	cJSON_AddItemToArray(arr, j);
 	return j;
+}
+
+static void
+test_events_render(void **state)
+{
+	cJSON *ev;
+	char *text;
+
+	setenv("TZ", "UTC", 1);
+	tzset();
+	ev = cJSON_Parse("{\"id\":7,\"time\":\"2026-11-23T08:32:23Z\",\"sprite\":\"dev\","
+	    "\"kind\":\"checkpoint\",\"message\":\"v0: first\"}");
+	text = events_render(ev);
+	assert_string_equal(text, "2026-11-23 08:32:23  dev          checkpoint  v0: first\n");
+	free(text);
+	cJSON_Delete(ev);
+
+	/* A daemon-wide event has no sprite; a bad time shows as "-". */
+	ev = cJSON_Parse("{\"id\":8,\"time\":\"soon\",\"sprite\":null,"
+	    "\"kind\":\"config\",\"message\":\"limits\"}");
+	text = events_render(ev);
+	assert_string_equal(text, "-  -            config      limits\n");
+	free(text);
+	cJSON_Delete(ev);
+
+	/* Transient notices are for programs, not people. */
+	ev = cJSON_Parse("{\"id\":0,\"time\":\"2026-11-23T08:32:23Z\",\"sprite\":\"dev\","
+	    "\"kind\":\"op\",\"message\":\"waking up\"}");
+	assert_null(events_render(ev));
+	cJSON_Delete(ev);
 }
 
 static void
@@ -917,6 +948,7 @@ main(void)
 		cmocka_unit_test(test_timeline_memory),
 		cmocka_unit_test(test_version_and_ref),
 		cmocka_unit_test(test_template_render),
+		cmocka_unit_test(test_events_render),
 		cmocka_unit_test_setup_teardown(test_request, setup_fake, teardown_fake),
 		cmocka_unit_test_setup_teardown(test_request_no_daemon, setup_fake, teardown_fake),
 		cmocka_unit_test_setup_teardown(test_stop_daemon, setup_fake, teardown_fake),

@@ -1,0 +1,78 @@
+/*
+ * fuzz_agent: libFuzzer target for the host's side of the agent protocol
+ * (vmm/agent.c). What a guest sends is not to be trusted (code of any kind
+ * runs in it), so any bytes on the channel must leave the daemon standing:
+ * the input is written as the guest, with one exec session open to receive
+ * output, exits and windows.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/loop.h"
+#include "vmm/agent.h"
+
+struct state {
+	int	closed;
+};
+
+static void
+on_hello(struct agent *a, const char *hostname, void *arg)
+{
+}
+
+static void
+on_closed(struct agent *a, const char *why, void *arg)
+{
+	((struct state *)arg)->closed = 1;
+}
+
+static void
+on_request(struct agent *a, uint32_t id, int argc, char **argv, void *arg)
+{
+	agent_reply(a, id, argc > 0 ? 0 : 2, "answer\n");
+}
+
+static void started(void *arg, int err, const char *message) { }
+static void output(void *arg, int stream, const uint8_t *data, size_t len) { }
+static void exited(void *arg, int code, int sig) { }
+static void lost(void *arg, const char *why) { }
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const struct agent_callbacks cb = {
+		.hello = on_hello, .closed = on_closed, .request = on_request,
+	};
+	static const struct agent_session_callbacks scb = {
+		.started = started, .output = output, .exited = exited, .lost = lost,
+	};
+	static char *argv[] = { "true", NULL };
+	struct agent_exec e = { .argv = argv };
+	struct state st = { 0 };
+	struct loop *l;
+	struct agent *a;
+	uint32_t chan;
+	int sv[2];
+
+	if (loop_new(&l) < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return 0;
+	a = agent_new(l, sv[0], &cb, &st);
+	agent_exec(a, &e, &scb, NULL, &chan);
+	if (write(sv[1], data, size) < 0)
+		goto out;
+	shutdown(sv[1], SHUT_WR);
+	for (int i = 0; i < 64 && !st.closed; i++) {
+		if (loop_run_once(l, 0) < 0)
+			break;
+	}
+out:
+	agent_free(a);
+	close(sv[1]);
+	loop_free(l);
+	return 0;
+}

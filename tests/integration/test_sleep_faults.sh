@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Sleep and wake under faults: a disk too full to save the state keeps the
+# sprite awake and says why; QEMU killed during a wake leaves the sprite
+# asleep with its memory, and the next wake brings its processes back.
+source "$(dirname "$0")/lib.sh"
+shared_image
+
+db="$SPRIG_HOME/sprig.db"
+state() { sprig list | awk -v n="$1" '$1 == n {print $2}'; }
+last_error() { sqlite3 "$db" "select message from events where sprite = '$1' and kind = 'error' order by id desc limit 1"; }
+
+# QEMU through a wrapper that, when asked, kills the QEMU of the next wake
+# (the one started with -incoming) shortly after it starts.
+mkdir -p "$SPRIG_HOME/bin"
+cat >"$SPRIG_HOME/bin/qemu" <<EOF
+#!/bin/bash
+if [[ " \$* " == *" -incoming "* ]] && rm "$SPRIG_HOME/kill-next-wake" 2>/dev/null; then
+	(sleep 0.05; kill -9 \$\$) &
+fi
+exec qemu-system-x86_64 "\$@"
+EOF
+chmod +x "$SPRIG_HOME/bin/qemu"
+export SPRIG_QEMU=$SPRIG_HOME/bin/qemu
+
+sprig create dev >/dev/null
+sprig exec dev -- sh -c 'sleep 1000 >/dev/null 2>&1 & echo $! > /tmp/pid'
+pid=$(sprig exec dev -- cat /tmp/pid)
+
+# QEMU killed during the wake: still asleep, its state kept; the next wake works.
+sprig sleep dev >/dev/null
+touch "$SPRIG_HOME/kill-next-wake"
+expect_fail "a wake whose QEMU is killed fails, and says so" "still asleep with its memory kept" \
+	sprig wake dev
+expect_eq "the sprite is still asleep" "sleeping" "$(state dev)"
+expect_contains "the event log says its memory was kept" "still asleep with its memory kept" \
+	"$(last_error dev)"
+expect_eq "no QEMU is left" "" "$(test_qemu_pids)"
+expect_eq "the next wake brings the process back" "alive" \
+	"$(sprig exec dev -- sh -c "kill -0 $pid && echo alive")"
+
+# A disk too full for the saved state: the sleep fails, the sprite stays up.
+if mount -t tmpfs -o size=400m sprig-test "$SPRIG_HOME/ram" 2>/dev/null; then
+	trap 'umount -l "$SPRIG_HOME/ram" 2>/dev/null || true; cleanup' EXIT
+	sprig stop dev >/dev/null	# its RAM file moves to the new ram dir on start
+	sprig start dev >/dev/null
+	sprig exec dev -- sh -c 'sleep 1000 >/dev/null 2>&1 & echo $! > /tmp/pid'
+	pid=$(sprig exec dev -- cat /tmp/pid)
+	# Fill what the guest has not touched, leaving no room for the state.
+	fallocate -l "$(( $(df --output=avail -B1 "$SPRIG_HOME/ram" | tail -1) - 4096 ))" \
+		"$SPRIG_HOME/ram/filler" 2>/dev/null ||
+		dd if=/dev/zero of="$SPRIG_HOME/ram/filler" bs=1M 2>/dev/null || true
+	expect_fail "a sleep with a full disk fails" "could not" sprig sleep dev
+	rm -f "$SPRIG_HOME/ram/filler"
+	expect_eq "the sprite stays awake" "running" "$(state dev)"
+	expect_contains "the event log says why" "could not sleep" "$(last_error dev)"
+	expect_eq "its process never stopped" "alive" "$(sprig exec dev -- sh -c "kill -0 $pid && echo alive")"
+	expect_eq "no half-written state is left" "" "$(ls "$SPRIG_HOME/ram" | grep -F .state || true)"
+	sprig sleep dev >/dev/null
+	expect_eq "with room again it sleeps" "sleeping" "$(state dev)"
+	expect_eq "and wakes with its process" "alive" "$(sprig exec dev -- sh -c "kill -0 $pid && echo alive")"
+	sprig stop dev >/dev/null
+else
+	log "skipping the full-disk case: cannot mount a tmpfs here (not root?)"
+fi
+finish
