@@ -97,6 +97,8 @@ expect_fail() {
 TMUX_SOCK="sprig-test-$$"
 tm() { tmux -L "$TMUX_SOCK" "$@"; }
 screen() { tm capture-pane -p -t dash; }
+keys() { tm send-keys -t dash "$@"; }
+type_line() { tm send-keys -t dash -l "$1"; tm send-keys -t dash Enter; }
 
 # wait_screen WHAT PATTERN [SECONDS]: until the dashboard's screen matches
 # the extended regular expression PATTERN; passes or fails WHAT, leaving the

@@ -17,20 +17,6 @@ check_layers() {
 	expect_eq "$what: nothing left pending" "0" "$(sqlite3 "$db" 'select count(*) from layers where pending = 1')"
 }
 
-# crash POINT COMMAND...: runs COMMAND under a daemon that dies at POINT.
-crash() {
-	local point=$1
-	shift
-	sprig serve --stop >/dev/null
-	set +e
-	SPRIG_FAILPOINT=$point "$@" >"$SPRIG_HOME/crash.out" 2>&1
-	local code=$?
-	set -e
-	[ "$code" -ne 0 ] && pass "$point: the command saw the daemon die" ||
-		fail "$point: the command succeeded although the daemon died: $(cat "$SPRIG_HOME/crash.out")"
-	sprig list >/dev/null	# a new daemon: start-up reconciles
-}
-
 # The sprite answers, starting it if the crash left it stopped.
 answers() {
 	local name=$1 what=$2

@@ -13,8 +13,6 @@ command -v tmux >/dev/null || { fail "tmux is not installed (scripts/deps.sh ins
 
 on_exit 'tm kill-server'	# the dashboard's tmux, before the daemon goes
 
-keys() { tm send-keys -t dash "$@"; }
-type_line() { tm send-keys -t dash -l "$1"; tm send-keys -t dash Enter; }
 
 expect_contains "without a terminal, sprig lists the commands" "sprig create" "$(sprig </dev/null)"
 

@@ -12,8 +12,6 @@ command -v tmux >/dev/null || { fail "tmux is not installed (scripts/deps.sh ins
 
 on_exit 'tm kill-server'	# the dashboard's tmux, before the daemon goes
 
-keys() { tm send-keys -t dash "$@"; }
-type_line() { tm send-keys -t dash -l "$1"; tm send-keys -t dash Enter; }
 dashboard() { tm -f /dev/null new-session -d -s dash -x 120 -y 40 "sprig; echo dashboard-exited-\$?; sleep 60"; }
 # The console shells' lines in `sprig sessions dev`.
 consoles() { sprig sessions dev | grep -F 'env SPRIG_CONSOLE=1 /bin/sh -l' || true; }
