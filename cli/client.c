@@ -1,28 +1,48 @@
 /*
- * client: libcurl over the API socket, the error shape, daemon start and stop.
+ * client: HTTP/1.1 over the API socket, the error shape, daemon start and
+ * stop, the tunnel helper.
+ *
+ * Why not libcurl here (the dashboard keeps it, in tui/http.c): a process
+ * that links Debian's libcurl4 loads some 30 shared libraries (gnutls via
+ * librtmp, OpenSSL, krb5, ldap, sasl, nghttp2, ...) before main. Measured on
+ * the 2-core test machine, an empty main() ran in 2.0 ms, in 12.9 ms linked
+ * with -lcurl, and in 2.4 ms with what the CLI links now (cJSON, wslay,
+ * http-parser, nettle; libcrypto alone would add 2.3 ms). A command's own
+ * work is a millisecond or two, so that start-up was most of `sprig
+ * version` (20.6 ms, now 3.3 ms against /bin/true's 2.4) and half of `sprig
+ * checkpoint` (40 ms, now 20 ms). A request here is one connection to the
+ * unix socket, "Connection: close", a blocking write and reads parsed by
+ * http-parser (cli/response.c) until the message ends.
  *
  * The daemon is started on the first connection refused (no socket, or a
  * stale one): fork, setsid, fork again (so it is nobody's child), then exec
- * this very binary as `sprig serve` with SPRIG_READY_FD naming a pipe; the
- * daemon writes one byte there once it listens. End of file first means it
- * died, and its log says why.
+ * sprig-daemon (beside this binary) as `sprig serve` with SPRIG_READY_FD
+ * naming a pipe; the daemon writes one byte there once it listens. End of
+ * file first means it died, and its log says why.
+ *
+ * --host runs sprig-tunnel with one end of a socketpair as its stdin: it
+ * answers "0\n<socket>\n<name>\n" once the tunnel is up (or "-errno\n" and
+ * why, then exits), and it ends the tunnel when that socket reads end of
+ * file, so it dies with its parent however the parent goes.
  */
 #include "client.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cli/tunnel.h"
+#include "cli/response.h"
 #include "cli/upgrade.h"
 #include "common/buf.h"
 #include "common/home.h"
@@ -58,28 +78,169 @@ client_init(struct client *c, char **cause)
 	c->home = home;
 	c->sock = home_path(home, "api.sock");
 	c->autostart = 1;
+	c->tunnel_fd = -1;
 	return 0;
+}
+
+char *
+client_program(const char *name)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+
+	if (n <= 0)
+		return xstrdup(name);	/* then PATH finds it */
+	exe[n] = '\0';
+	return xasprintf("%s/%s", dirname(exe), name);
+}
+
+/* The remote client whose tunnel exit() must end: commands exit(1) on
+ * errors, and its socket must be gone when they have. */
+static struct client *client_live;
+
+/* A pipe (or with @sock, a socketpair), both ends O_CLOEXEC, then fork.
+ * Returns 0 in both processes (*ret_pid 0 in the child), or a negative
+ * errno with nothing left open. */
+static int
+client_fork_pair(int fds[2], int sock, pid_t *ret_pid)
+{
+	int r;
+
+	if ((sock ? socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) :
+	    pipe2(fds, O_CLOEXEC)) < 0)
+		return -errno;
+	fflush(NULL);
+	*ret_pid = fork();
+	if (*ret_pid < 0) {
+		r = -errno;
+		close(fds[0]);
+		close(fds[1]);
+		return r;
+	}
+	return 0;
+}
+
+/* Closes the helper's socket and waits until it has cleaned up. */
+static void
+client_tunnel_end(struct client *c)
+{
+	if (c->tunnel_pid <= 0)
+		return;
+	close(c->tunnel_fd);
+	while (waitpid(c->tunnel_pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	c->tunnel_pid = 0;
+	c->tunnel_fd = -1;
+	if (client_live == c)
+		client_live = NULL;
+}
+
+static void
+client_atexit(void)
+{
+	if (client_live != NULL)
+		client_tunnel_end(client_live);
+}
+
+/* Reads the helper's answer: until end of file, or the third line of a
+ * success. */
+static int
+client_tunnel_answer(struct client *c, char **cause)
+{
+	char *text, *end, *name, *nl;
+	struct buf in;
+	ssize_t n;
+	long v;
+	int r;
+
+	buf_init(&in);
+	for (;;) {
+		text = (char *)buf_cstr(&in);
+		if (strncmp(text, "0\n", 2) == 0 && (nl = strchr(text + 2, '\n')) != NULL &&
+		    strchr(nl + 1, '\n') != NULL)
+			break;
+		n = read(c->tunnel_fd, buf_reserve(&in, 4096), 4096);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		buf_commit(&in, (size_t)n);
+	}
+	text = (char *)buf_cstr(&in);
+	v = strtol(text, &end, 10);
+	if (end == text || *end != '\n' || v > 0 || v < -4095) {
+		*cause = xstrdup("the ssh tunnel (sprig-tunnel) ended without saying why");
+		r = -EPROTO;
+	} else if (v < 0) {
+		/* The rest is the helper's message. */
+		text = end + 1;
+		for (n = (ssize_t)strlen(text); n > 0 && text[n - 1] == '\n'; n--)
+			text[n - 1] = '\0';
+		*cause = xstrdup(*text != '\0' ? text : "the ssh tunnel failed");
+		r = (int)v;
+	} else {
+		text = end + 1;
+		name = strchr(text, '\n') + 1;
+		name[-1] = '\0';
+		name[strcspn(name, "\n")] = '\0';
+		c->sock = xstrdup(text);
+		c->remote = xstrdup(name);
+		r = 0;
+	}
+	buf_done(&in);
+	return r;
 }
 
 int
 client_init_remote(struct client *c, const char *url, char **cause)
 {
-	int r;
+	char *prog = client_program("sprig-tunnel");
+	static int registered;
+	int sv[2], r;
+	pid_t pid;
 
 	memset(c, 0, sizeof *c);
-	r = tunnel_open(url, &c->tunnel, cause);
+	c->tunnel_fd = -1;
+	r = client_fork_pair(sv, 1, &pid);
+	if (r < 0) {
+		*cause = xasprintf("cannot start the ssh tunnel: %s", strerror(-r));
+		goto out;
+	}
+	if (pid == 0) {
+		dup2(sv[1], 0);	/* without O_CLOEXEC */
+		execl(prog, "sprig-tunnel", url, (char *)NULL);
+		dprintf(0, "%d\ncannot run %s: %s\n", -errno, prog, strerror(errno));
+		_exit(127);
+	}
+	close(sv[1]);
+	c->tunnel_fd = sv[0];
+	c->tunnel_pid = pid;
+	client_live = c;
+	if (!registered++)
+		atexit(client_atexit);
+	r = client_tunnel_answer(c, cause);
 	if (r < 0)
-		return r;
-	c->sock = xstrdup(tunnel_sock(c->tunnel));
-	return 0;
+		client_tunnel_end(c);
+out:
+	free(prog);
+	return r;
+}
+
+int
+client_open(struct client *c, const char *host, char **cause)
+{
+	if (host != NULL && *host != '\0')
+		return client_init_remote(c, host, cause);
+	return client_init(c, cause);
 }
 
 void
 client_done(struct client *c)
 {
-	tunnel_free(c->tunnel);
+	client_tunnel_end(c);
 	free(c->home);
 	free(c->sock);
+	free(c->remote);
 }
 
 char *
@@ -141,36 +302,35 @@ client_error_message(long status, const char *body, size_t len)
 	return out;
 }
 
+/* Whether a failed connect (-@err) may start the daemon. */
 static int
-client_may_start(struct client *c, CURL *h)
+client_may_start(struct client *c, int err)
 {
 	const char *no = getenv("SPRIG_NO_AUTOSTART");
-	long err = 0;
 
-	curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &err);
 	if (err != ENOENT && err != ECONNREFUSED)
 		return 0;
 	return c->autostart && (no == NULL || *no == '\0');
 }
 
+/* What to tell the user when the daemon cannot be reached or went quiet:
+ * @err is the errno (ECONNRESET: it closed the connection unanswered). */
 static char *
-client_unreachable(struct client *c, CURL *h, CURLcode cc, const char *errbuf)
+client_unreachable(struct client *c, int err)
 {
-	long err = 0;
+	const char *why = err == ECONNRESET ? "it closed the connection without an answer" :
+	    strerror(err);
 
 	/* Through a tunnel, a lost daemon or session ends the connection. */
-	if (c->tunnel != NULL && cc != CURLE_OPERATION_TIMEDOUT)
+	if (c->remote != NULL && err != ETIMEDOUT)
 		return xasprintf("lost the daemon at %s (is it still running there, and the "
-		    "ssh connection up?): %s", tunnel_name(c->tunnel),
-		    *errbuf != '\0' ? errbuf : curl_easy_strerror(cc));
-	curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &err);
-	if (cc == CURLE_COULDNT_CONNECT && (err == ENOENT || err == ECONNREFUSED))
+		    "ssh connection up?): %s", c->remote, why);
+	if (err == ENOENT || err == ECONNREFUSED)
 		return xasprintf("the daemon is not running (no one listens on %s); "
 		    "start it with 'sprig serve'", c->sock);
-	if (cc == CURLE_OPERATION_TIMEDOUT)
+	if (err == ETIMEDOUT)
 		return xstrdup("the daemon did not answer in time");
-	return xasprintf("cannot talk to the daemon at %s: %s", c->sock,
-	    *errbuf != '\0' ? errbuf : curl_easy_strerror(cc));
+	return xasprintf("cannot talk to the daemon at %s: %s", c->sock, why);
 }
 
 /* The last lines written to daemon.log from offset @since on, for a
@@ -212,7 +372,7 @@ client_log_tail(const char *log, off_t since)
 
 /* In the grandchild: becomes the daemon. Never returns. */
 static void __attribute__((noreturn))
-client_exec_daemon(struct client *c, int ready_fd, const char *log)
+client_exec_daemon(struct client *c, int ready_fd, const char *log, const char *prog)
 {
 	char *argv[] = { "sprig", "serve", NULL }, num[16];
 	sigset_t none;
@@ -239,8 +399,8 @@ client_exec_daemon(struct client *c, int ready_fd, const char *log)
 	setenv("SPRIG_HOME", c->home, 1);
 	if (chdir("/") < 0)
 		_exit(127);
-	execv("/proc/self/exe", argv);
-	dprintf(2, "sprig: cannot exec /proc/self/exe: %s\n", strerror(errno));
+	execv(prog, argv);
+	dprintf(2, "sprig: cannot run %s: %s\n", prog, strerror(errno));
 	_exit(127);
 }
 
@@ -248,6 +408,7 @@ static int
 client_start_daemon(struct client *c, char **cause)
 {
 	char *log = home_path(c->home, "daemon.log"), *tail;
+	char *prog = client_program("sprig-daemon");
 	struct stat st;
 	off_t since = 0;
 	uint64_t deadline;
@@ -258,18 +419,9 @@ client_start_daemon(struct client *c, char **cause)
 	c->autostart = 0;
 	if (stat(log, &st) == 0)
 		since = st.st_size;
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		r = -errno;
-		*cause = xasprintf("cannot start the daemon: %s", strerror(errno));
-		goto out_log;
-	}
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		r = -errno;
-		*cause = xasprintf("cannot start the daemon: %s", strerror(errno));
-		close(p[0]);
-		close(p[1]);
+	r = client_fork_pair(p, 0, &pid);
+	if (r < 0) {
+		*cause = xasprintf("cannot start the daemon: %s", strerror(-r));
 		goto out_log;
 	}
 	if (pid == 0) {
@@ -278,7 +430,7 @@ client_start_daemon(struct client *c, char **cause)
 		pid = fork();
 		if (pid != 0)
 			_exit(pid < 0 ? 1 : 0);
-		client_exec_daemon(c, p[1], log);
+		client_exec_daemon(c, p[1], log, prog);
 	}
 	close(p[1]);
 	while (waitpid(pid, &wst, 0) < 0 && errno == EINTR)
@@ -321,136 +473,161 @@ client_start_daemon(struct client *c, char **cause)
 	close(p[0]);
 out_log:
 	free(log);
+	free(prog);
 	return r;
 }
 
-/* Where an answer's body goes: all into @resp, or, with @line, each line
- * to it as it arrives (a 2xx answer; any other is kept whole in @resp for
- * the error message). */
-struct client_sink {
-	struct buf	*resp;
-	client_line_fn	 line;
-	void		*arg;
-	CURL		*h;
-};
-
-static size_t
-client_write_cb(char *data, size_t size, size_t n, void *arg)
+/* A connected, blocking socket to the API (starting the daemon if it
+ * may). Returns 0 and *ret_fd, or a negative errno and *cause. */
+static int
+client_connect(struct client *c, int *ret_fd, char **cause)
 {
-	struct client_sink *sk = arg;
-	long status = 0;
-	uint8_t *nl;
+	int fd, r;
 
-	buf_add(sk->resp, data, size * n);
-	if (sk->line == NULL)
-		return size * n;
-	curl_easy_getinfo(sk->h, CURLINFO_RESPONSE_CODE, &status);
-	if (status < 200 || status > 299)
-		return size * n;
-	while ((nl = memchr(buf_head(sk->resp), '\n', buf_used(sk->resp))) != NULL) {
-		size_t len = (size_t)(nl - buf_head(sk->resp));
-
-		sk->line((const char *)buf_head(sk->resp), len, sk->arg);
-		buf_consume(sk->resp, len + 1);
+	for (;;) {
+		fd = unix_connect(c->sock, 0);
+		if (fd >= 0)
+			break;
+		if (!client_may_start(c, -fd)) {
+			*cause = client_unreachable(c, -fd);
+			return -ECONNREFUSED;
+		}
+		r = client_start_daemon(c, cause);
+		if (r < 0)
+			return r;
 	}
-	return size * n;
+	*ret_fd = fd;
+	return 0;
 }
 
-static int client_http(struct client *c, const char *method, const char *path,
-    const cJSON *body, long timeout_s, struct client_sink *sk, char **cause);
+/* The request's bytes: the head, and @json as its body. */
+static void
+client_request_head(struct buf *out, const char *method, const char *path, const char *json)
+{
+	buf_add_printf(out, "%s %s HTTP/1.1\r\n"
+	    "Host: localhost\r\n"
+	    "User-Agent: sprig\r\n"
+	    "Accept: application/json\r\n"
+	    "Connection: close\r\n", method, path);
+	if (json != NULL)
+		buf_add_printf(out, "Content-Type: application/json\r\n");
+	if (json != NULL || strcmp(method, "POST") == 0)
+		buf_add_printf(out, "Content-Length: %zu\r\n", json != NULL ? strlen(json) : 0);
+	buf_add_printf(out, "\r\n%s", json != NULL ? json : "");
+}
+
+/* Waits until @fd is ready for @events or @deadline (monotonic ms; 0: no
+ * limit) passes. Returns 0 or -ETIMEDOUT. */
+static int
+client_wait(int fd, short events, uint64_t deadline)
+{
+	struct pollfd pfd = { .fd = fd, .events = events };
+	uint64_t now;
+
+	for (;;) {
+		now = loop_now_ms();
+		if (deadline != 0 && now >= deadline)
+			return -ETIMEDOUT;
+		if (poll(&pfd, 1, deadline == 0 ? -1 : (int)(deadline - now)) > 0)
+			return 0;
+	}
+}
+
+/*
+ * One request on a connection of its own. A 2xx answer's body goes to
+ * @resp, or with @line, each line to it as it arrives; any other answer
+ * becomes *cause (-EPROTO).
+ */
+static int
+client_http(struct client *c, const char *method, const char *path, const cJSON *body,
+    long timeout_s, struct buf *resp, client_line_fn line, void *arg, char **cause)
+{
+	uint64_t deadline = timeout_s > 0 ? loop_now_ms() + (uint64_t)timeout_s * 1000 : 0;
+	char *json = body != NULL ? cJSON_PrintUnformatted(body) : NULL, data[16384];
+	struct response r;
+	struct buf out;
+	uint8_t *nl;
+	ssize_t n;
+	int fd = -1, rc;
+
+	buf_init(&out);
+	response_init(&r, 0);
+	rc = client_connect(c, &fd, cause);
+	if (rc < 0)
+		goto out;
+	client_request_head(&out, method, path, json);
+	while (buf_used(&out) > 0) {
+		n = send(fd, buf_head(&out), buf_used(&out), MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			goto lost;
+		}
+		buf_consume(&out, (size_t)n);
+	}
+	while (!r.complete) {
+		rc = client_wait(fd, POLLIN, deadline);
+		if (rc < 0)
+			goto lost;
+		n = read(fd, data, sizeof data);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			goto lost;
+		}
+		if (response_feed(&r, data, (size_t)n) < 0) {
+			*cause = xasprintf("the daemon's answer to %s %s is not HTTP", method, path);
+			rc = -EBADMSG;
+			goto out;
+		}
+		/* An NDJSON stream: each whole line as it comes. */
+		while (line != NULL && r.status >= 200 && r.status <= 299 &&
+		    (nl = memchr(buf_head(&r.body), '\n', buf_used(&r.body))) != NULL) {
+			size_t len = (size_t)(nl - buf_head(&r.body));
+
+			line((const char *)buf_head(&r.body), len, arg);
+			buf_consume(&r.body, len + 1);
+		}
+		if (n == 0 && !r.complete) {
+			rc = -ECONNRESET;
+			goto lost;
+		}
+	}
+	if (r.status < 200 || r.status > 299) {
+		*cause = client_error_message(r.status, (const char *)buf_head(&r.body),
+		    buf_used(&r.body));
+		rc = -EPROTO;
+		goto out;
+	}
+	if (line == NULL)
+		buf_add(resp, buf_head(&r.body), buf_used(&r.body));
+	rc = 0;
+	goto out;
+lost:
+	*cause = client_unreachable(c, -rc);
+	rc = rc == -ETIMEDOUT ? -ETIMEDOUT : -ECONNREFUSED;
+out:
+	if (fd >= 0)
+		close(fd);
+	response_done(&r);
+	buf_done(&out);
+	free(json);
+	return rc;
+}
 
 int
 client_request_text(struct client *c, const char *method, const char *path,
     const cJSON *body, long timeout_s, struct buf *resp, char **cause)
 {
-	struct client_sink sk = { .resp = resp };
-
-	return client_http(c, method, path, body, timeout_s, &sk, cause);
+	return client_http(c, method, path, body, timeout_s, resp, NULL, NULL, cause);
 }
 
 int
 client_stream(struct client *c, const char *path, client_line_fn fn, void *arg, char **cause)
 {
-	struct buf rest;
-	struct client_sink sk = { .resp = &rest, .line = fn, .arg = arg };
-	int r;
-
-	buf_init(&rest);
-	r = client_http(c, "GET", path, NULL, 0, &sk, cause);
-	buf_done(&rest);
-	return r;
-}
-
-static int
-client_http(struct client *c, const char *method, const char *path,
-    const cJSON *body, long timeout_s, struct client_sink *sk, char **cause)
-{
-	struct buf *resp = sk->resp;
-	char *url = xasprintf("http://localhost%s", path), *json = NULL;
-	char errbuf[CURL_ERROR_SIZE];
-	struct curl_slist *hdrs = NULL;
-	CURL *h = NULL;
-	CURLcode cc;
-	long status = 0;
-	int r;
-
-	if (body != NULL)
-		json = cJSON_PrintUnformatted(body);
-	hdrs = curl_slist_append(hdrs, "Accept: application/json");
-	hdrs = curl_slist_append(hdrs, "Expect:");
-	if (json != NULL)
-		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-	for (;;) {
-		h = curl_easy_init();
-		if (h == NULL)
-			abort();
-		errbuf[0] = '\0';
-		curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->sock);
-		curl_easy_setopt(h, CURLOPT_URL, url);
-		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-		curl_easy_setopt(h, CURLOPT_USERAGENT, "sprig");
-		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)CLIENT_CONNECT_TIMEOUT_S);
-		curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout_s);
-		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, client_write_cb);
-		curl_easy_setopt(h, CURLOPT_WRITEDATA, sk);
-		sk->h = h;
-		if (strcmp(method, "POST") == 0) {
-			curl_easy_setopt(h, CURLOPT_POST, 1L);
-			curl_easy_setopt(h, CURLOPT_POSTFIELDS, json != NULL ? json : "");
-			curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE,
-			    (long)(json != NULL ? strlen(json) : 0));
-		} else if (strcmp(method, "GET") != 0) {
-			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-		}
-		cc = curl_easy_perform(h);
-		if (cc != CURLE_COULDNT_CONNECT || !client_may_start(c, h))
-			break;
-		curl_easy_cleanup(h);
-		h = NULL;
-		r = client_start_daemon(c, cause);
-		if (r < 0)
-			goto out;
-	}
-	if (cc != CURLE_OK) {
-		*cause = client_unreachable(c, h, cc, errbuf);
-		r = cc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -ECONNREFUSED;
-		goto out;
-	}
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	if (status < 200 || status > 299) {
-		*cause = client_error_message(status, (const char *)buf_head(resp), buf_used(resp));
-		r = -EPROTO;
-		goto out;
-	}
-	r = 0;
-out:
-	curl_easy_cleanup(h);
-	curl_slist_free_all(hdrs);
-	free(json);
-	free(url);
-	return r;
+	return client_http(c, "GET", path, NULL, 0, NULL, fn, arg, cause);
 }
 
 int
@@ -476,66 +653,23 @@ client_request(struct client *c, const char *method, const char *path, const cJS
 	return r;
 }
 
-/* A connected socket to the API, owned by the returned curl handle. */
-static int
-client_connect(struct client *c, CURL **ret_handle, int *ret_fd, char **cause)
-{
-	char errbuf[CURL_ERROR_SIZE];
-	curl_socket_t fd = CURL_SOCKET_BAD;
-	CURLcode cc;
-	CURL *h;
-	int r;
-
-	for (;;) {
-		h = curl_easy_init();
-		if (h == NULL)
-			abort();
-		errbuf[0] = '\0';
-		curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->sock);
-		curl_easy_setopt(h, CURLOPT_URL, "http://localhost/");
-		curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
-		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)CLIENT_CONNECT_TIMEOUT_S);
-		cc = curl_easy_perform(h);
-		if (cc != CURLE_COULDNT_CONNECT || !client_may_start(c, h))
-			break;
-		curl_easy_cleanup(h);
-		r = client_start_daemon(c, cause);
-		if (r < 0)
-			return r;
-	}
-	if (cc == CURLE_OK)
-		cc = curl_easy_getinfo(h, CURLINFO_ACTIVESOCKET, &fd);
-	if (cc != CURLE_OK || fd == CURL_SOCKET_BAD) {
-		*cause = client_unreachable(c, h, cc, errbuf);
-		curl_easy_cleanup(h);
-		return -ECONNREFUSED;
-	}
-	*ret_handle = h;
-	*ret_fd = (int)fd;
-	return 0;
-}
-
 int
-client_websocket(struct client *c, const char *path, int timeout_ms, CURL **ret_handle,
-    int *ret_fd, struct buf *prefix, char **cause)
+client_websocket(struct client *c, const char *path, int timeout_ms, int *ret_fd,
+    struct buf *prefix, char **cause)
 {
 	char key[25];
-	CURL *h;
 	int fd, r;
 
-	r = client_connect(c, &h, &fd, cause);
+	r = client_connect(c, &fd, cause);
 	if (r < 0)
 		return r;
 	ws_client_key(key);
 	fd_set_nonblock(fd, 1);
 	r = upgrade_perform(fd, path, key, timeout_ms, prefix, cause);
 	if (r < 0) {
-		curl_easy_cleanup(h);
+		close(fd);
 		return r;
 	}
-	*ret_handle = h;
 	*ret_fd = fd;
 	return 0;
 }

@@ -1,34 +1,46 @@
 /*
  * client: the CLI's way to the daemon. HTTP/JSON requests over
- * $SPRIG_HOME/api.sock with libcurl, the API's error shape, starting the
- * daemon on demand (as tmux starts its server) and stopping it.
+ * $SPRIG_HOME/api.sock (blocking HTTP/1.1, answers parsed by cli/response),
+ * the API's error shape, starting the daemon on demand (as tmux starts its
+ * server) and stopping it, and the sprig-tunnel helper for --host. Both the
+ * sprig command and the dashboard (sprig-dashboard) use it.
  */
 #ifndef SPRIG_CLI_CLIENT_H
 #define SPRIG_CLI_CLIENT_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 
 struct buf;
-struct tunnel;
 
 struct client {
 	char		*home;		/* absolute $SPRIG_HOME; NULL for a remote host */
 	char		*sock;		/* <home>/api.sock, or the tunnel's local end */
 	int		 autostart;	/* may still start the daemon once */
-	struct tunnel	*tunnel;	/* --host: the SSH tunnel to the remote daemon */
+	char		*remote;	/* --host: "user@box:/path/api.sock"; else NULL */
+	int		 tunnel_fd;	/* to sprig-tunnel: closing it ends the tunnel */
+	pid_t		 tunnel_pid;	/* 0 without one */
 };
 
 /* Resolves $SPRIG_HOME (creating it). Returns 0 or a negative errno with
  * *cause set (newly allocated). */
 int client_init(struct client *c, char **cause);
-/* For `sprig --host @url` (ssh://user@box[:port][/path/api.sock]): opens an
- * SSH tunnel to that daemon (cli/tunnel.h) and talks through it; never
- * starts a daemon. Returns 0 or a negative errno with *cause set. */
+/* For `sprig --host @url` (ssh://user@box[:port][/path/api.sock]): starts
+ * sprig-tunnel (cli/tunnel.h, in a process of its own so that only --host
+ * loads libssh), which opens the SSH tunnel to that daemon and a local
+ * socket leading to it; talks through that; never starts a daemon. Returns
+ * 0 or a negative errno with *cause set. */
 int client_init_remote(struct client *c, const char *url, char **cause);
+/* client_init_remote when @host is set and not "", else client_init. */
+int client_open(struct client *c, const char *host, char **cause);
+/* Ends the tunnel (waiting until its socket is gone). */
 void client_done(struct client *c);
+
+/* The path of sprig's program @name (sprig-daemon, sprig-dashboard,
+ * sprig-tunnel): beside this one. Newly allocated. */
+char *client_program(const char *name);
 
 /*
  * Sends @method (GET, POST, DELETE) @path ("/v1/...") with @body (JSON, not
@@ -55,13 +67,13 @@ int client_stream(struct client *c, const char *path, client_line_fn fn, void *a
     char **cause);
 
 /*
- * Opens a WebSocket to @path: a libcurl CONNECT_ONLY connection, then the
- * upgrade. On success returns 0 with *ret_handle (owns the socket: clean it
- * up after the WebSocket is done), *ret_fd, and in @prefix the bytes read
- * past the response head. Otherwise a negative errno and *cause.
+ * Opens a WebSocket to @path: a connection (starting the daemon if need
+ * be), then the upgrade. On success returns 0 with *ret_fd (non-blocking,
+ * the caller's to close) and in @prefix the bytes read past the response
+ * head. Otherwise a negative errno and *cause.
  */
-int client_websocket(struct client *c, const char *path, int timeout_ms, CURL **ret_handle,
-    int *ret_fd, struct buf *prefix, char **cause);
+int client_websocket(struct client *c, const char *path, int timeout_ms, int *ret_fd,
+    struct buf *prefix, char **cause);
 
 /* Stops the daemon named in daemon.pid (SIGTERM, then waits up to 30 s).
  * Returns 1 if it was running and is gone, 0 if it was not running, or a

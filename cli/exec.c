@@ -466,9 +466,8 @@ exec_run(struct client *c, struct exec_opts *o, char **cause)
 	    .in_pollable = 1 };
 	sigset_t mask, old;
 	struct buf prefix;
-	CURL *h = NULL;
 	char *path;
-	int fd, r, status;
+	int fd = -1, r, status;
 
 	s.tty = o->tty;
 	s.detach = o->detach;
@@ -486,7 +485,7 @@ exec_run(struct client *c, struct exec_opts *o, char **cause)
 		o->cols = 80;
 	}
 	path = exec_path(o);
-	r = client_websocket(c, path, EXEC_OPEN_TIMEOUT_MS, &h, &fd, &prefix, cause);
+	r = client_websocket(c, path, EXEC_OPEN_TIMEOUT_MS, &fd, &prefix, cause);
 	free(path);
 	if (r < 0) {
 		status = 1;
@@ -546,7 +545,8 @@ out:
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	loop_free(s.loop);
-	curl_easy_cleanup(h);
+	if (fd >= 0)
+		close(fd);
 	buf_done(&prefix);
 	buf_done(&s.out[0].q);
 	buf_done(&s.out[1].q);

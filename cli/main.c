@@ -2,7 +2,10 @@
  * main: the sprig command. Parses arguments (getopt_long per command), runs
  * one command against the daemon's API, and decides what a person sees:
  * results on stdout, "sprig: <message>" on stderr with status 1 for errors,
- * one line and status 2 for bad usage.
+ * one line and status 2 for bad usage. The daemon (`sprig serve`) and the
+ * dashboard (bare `sprig`) are programs of their own, sprig-daemon and
+ * sprig-dashboard beside this one, which it execs: this one links only what
+ * the commands need, so that it starts in a few milliseconds.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -15,9 +18,7 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 
-#include "api/serve.h"
 #include "cli/client.h"
 #include "cli/events.h"
 #include "cli/exec.h"
@@ -29,7 +30,6 @@
 #include "common/buf.h"
 #include "common/util.h"
 #include "common/xmalloc.h"
-#include "tui/dashboard.h"
 
 #ifndef SPRIG_VERSION
 #define SPRIG_VERSION "0.1.0-dev"
@@ -108,8 +108,7 @@ cli_client(struct cli *cli)
 	char *cause = NULL;
 
 	if (!cli->have_client) {
-		if ((cli->host != NULL ? client_init_remote(&cli->client, cli->host, &cause) :
-		    client_init(&cli->client, &cause)) < 0) {
+		if (client_open(&cli->client, cli->host, &cause) < 0) {
 			fprintf(stderr, "sprig: %s\n", cause);
 			exit(1);
 		}
@@ -1218,10 +1217,23 @@ cmd_token(struct cli *cli, const struct cmd *cmd, int argc, char **argv)
 	return 0;
 }
 
+/* Becomes sprig's program @name with @argv. Returns only when it cannot,
+ * with the exit status. */
+static int
+exec_program(const char *name, char **argv)
+{
+	char *prog = client_program(name);
+
+	execv(prog, argv);
+	fprintf(stderr, "sprig: cannot run %s: %s\n", prog, strerror(errno));
+	free(prog);
+	return 1;
+}
+
 static int
 cmd_serve(struct cli *cli, const struct cmd *cmd, int argc, char **argv)
 {
-	char *cause = NULL;
+	char *cause = NULL, **nargv;
 	int i, r;
 
 	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
@@ -1246,7 +1258,14 @@ cmd_serve(struct cli *cli, const struct cmd *cmd, int argc, char **argv)
 			fprintf(stderr, "sprig: the daemon is not running\n");
 		return 0;
 	}
-	return serve_main(argc, argv);
+	/* The daemon's command line still reads `sprig serve ...` (what
+	 * --stop looks for). */
+	nargv = xcalloc((size_t)argc + 2, sizeof *nargv);
+	nargv[0] = "sprig";
+	memcpy(nargv + 1, argv, (size_t)argc * sizeof *argv);
+	r = exec_program("sprig-daemon", nargv);
+	free(nargv);
+	return r;
 }
 
 static int
@@ -1452,22 +1471,17 @@ main(int argc, char **argv)
 	}
 	if (cli.host != NULL && *cli.host == '\0')
 		cli.host = NULL;	/* SPRIG_HOST= or --host '': this machine */
-	if (argc < 2 && cli.host != NULL && (!isatty(0) || !isatty(1))) {
-		help_all();	/* what the dashboard would do; no ssh for it */
+	if (argc < 2 && (!isatty(0) || !isatty(1))) {
+		help_all();	/* the dashboard needs a terminal */
 		return 0;
 	}
 	if (argc < 2) {
-		/* The dashboard, on a terminal; the command list otherwise. */
-		signal(SIGPIPE, SIG_IGN);
-		curl_global_init(CURL_GLOBAL_DEFAULT);
-		status = dashboard_main(cli_client(&cli));
-		if (cli.have_client)
-			client_done(&cli.client);
-		curl_global_cleanup();
-		if (status != -ENOTTY)
-			return status;
-		help_all();
-		return 0;
+		/* The dashboard finds the host where a person can set it too. */
+		if (cli.host != NULL)
+			setenv("SPRIG_HOST", cli.host, 1);
+		else
+			unsetenv("SPRIG_HOST");
+		return exec_program("sprig-dashboard", (char *[]){ "sprig", NULL });
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
 		return cmd_help(&cli, cmd_find("help"), 1, argv + 1);
@@ -1491,10 +1505,8 @@ main(int argc, char **argv)
 	}
 	/* A reader that goes away is an EPIPE to handle, not a silent death. */
 	signal(SIGPIPE, SIG_IGN);
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 	status = cmd->fn(&cli, cmd, argc - 1, argv + 1);
 	if (cli.have_client)
 		client_done(&cli.client);
-	curl_global_cleanup();
 	return status;
 }

@@ -3,10 +3,10 @@
  * leads through it.
  *
  * Set-up (connect, host key, keys, the remote socket's path, a first
- * forward to see that a daemon listens) runs blocking in the caller, before
- * the pump thread exists. Then the thread owns the session: one poll over
- * an eventfd (to stop it), the listening socket, the SSH socket and each
- * forwarded connection, with the session in non-blocking mode. Bytes move
+ * forward to see that a daemon listens) runs blocking, in tunnel_open. Then
+ * tunnel_run pumps: one poll over the descriptor that says stop, the
+ * listening socket, the SSH socket and each forwarded connection, with the
+ * session in non-blocking mode. Bytes move
  * only as far as the other side takes them: a channel is read while its
  * connection's queue is short, a connection while its channel's window is
  * open, so a slow reader slows the remote writer instead of filling memory.
@@ -16,13 +16,10 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -74,26 +71,11 @@ struct tunnel {
 	char			*dir;		/* the 0700 directory of... */
 	char			*sock;		/* ...the local socket */
 	int			 listen_fd;
-	int			 wake_fd;
 	ssh_session		 ssh;		/* NULL while the session is down */
 	ssh_event		 ev;		/* the session alone, to drive its I/O */
 	uint64_t		 retry_at;
 	struct tunnel_conn	*conns;
-	pthread_t		 thread;
-	int			 have_thread;
 };
-
-/* The tunnel whose files exit() must remove: commands exit(1) on errors. */
-static struct tunnel *tunnel_live;
-
-static void
-tunnel_atexit(void)
-{
-	if (tunnel_live != NULL) {
-		unlink(tunnel_live->sock);
-		rmdir(tunnel_live->dir);
-	}
-}
 
 /* ssh://[user@]host[:port][/path]; [v6] in brackets. */
 static int
@@ -481,15 +463,13 @@ tunnel_conn_pump(struct tunnel *t, struct tunnel_conn *c, short revents)
 	return 1;
 }
 
-/* The pump thread: all of the session's life after set-up. */
-static void *
-tunnel_main(void *arg)
+int
+tunnel_run(struct tunnel *t, int stop_fd)
 {
-	struct tunnel *t = arg;
 	struct pollfd *pfds = NULL;
 	struct tunnel_conn *c, **pp;
 	size_t cap = 0, n;
-	int timeout;
+	int timeout, r = 0;
 
 	for (;;) {
 		n = 0;
@@ -499,7 +479,7 @@ tunnel_main(void *arg)
 			cap = (n + 3) * 2;
 			pfds = xreallocarray(pfds, cap, sizeof *pfds);
 		}
-		pfds[0] = (struct pollfd){ .fd = t->wake_fd, .events = POLLIN };
+		pfds[0] = (struct pollfd){ .fd = stop_fd, .events = POLLIN };
 		pfds[1] = (struct pollfd){ .fd = t->listen_fd, .events = POLLIN };
 		pfds[2] = (struct pollfd){ .fd = -1 };
 		timeout = -1;
@@ -526,8 +506,10 @@ tunnel_main(void *arg)
 			c->pfd = (int)n;
 			pfds[n++] = (struct pollfd){ .fd = ev != 0 ? c->fd : -1, .events = ev };
 		}
-		if (poll(pfds, (nfds_t)n, timeout) < 0 && errno != EINTR)
+		if (poll(pfds, (nfds_t)n, timeout) < 0 && errno != EINTR) {
+			r = -errno;
 			break;
+		}
 		if (pfds[0].revents != 0)
 			break;
 		if (t->ssh != NULL && (ssh_event_dopoll(t->ev, 0) == SSH_ERROR ||
@@ -547,7 +529,7 @@ tunnel_main(void *arg)
 		}
 	}
 	free(pfds);
-	return NULL;
+	return r;
 }
 
 int
@@ -555,12 +537,10 @@ tunnel_open(const char *url, struct tunnel **ret, char **cause)
 {
 	struct tunnel *t = xcalloc(1, sizeof *t);
 	const char *home = getenv("HOME"), *base = getenv("XDG_RUNTIME_DIR");
-	static int registered;
 	struct stat st;
-	sigset_t all, old;
 	int r;
 
-	t->listen_fd = t->wake_fd = -1;
+	t->listen_fd = -1;
 	r = tunnel_parse(t, url, cause);
 	if (r < 0)
 		goto fail;
@@ -591,26 +571,12 @@ tunnel_open(const char *url, struct tunnel **ret, char **cause)
 	}
 	t->sock = xasprintf("%s/api.sock", t->dir);
 	t->listen_fd = unix_listen(t->sock, 0600);
-	t->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (t->listen_fd < 0 || t->wake_fd < 0) {
-		r = t->listen_fd < 0 ? t->listen_fd : -errno;
+	if (t->listen_fd < 0) {
+		r = t->listen_fd;
 		*cause = xasprintf("cannot listen on %s: %s", t->sock, strerror(-r));
 		goto fail;
 	}
 	tunnel_up(t);
-	/* Signals are for the main thread (the dashboard's signalfd). */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	r = -pthread_create(&t->thread, NULL, tunnel_main, t);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (r < 0) {
-		*cause = xasprintf("cannot start the ssh tunnel: %s", strerror(-r));
-		goto fail;
-	}
-	t->have_thread = 1;
-	tunnel_live = t;
-	if (!registered++)
-		atexit(tunnel_atexit);
 	*ret = t;
 	return 0;
 fail:
@@ -621,22 +587,11 @@ fail:
 void
 tunnel_free(struct tunnel *t)
 {
-	uint64_t one = 1;
-
 	if (t == NULL)
 		return;
-	if (t->have_thread) {
-		if (write(t->wake_fd, &one, sizeof one) < 0)
-			abort();
-		pthread_join(t->thread, NULL);
-	}
 	tunnel_down(t);
-	if (tunnel_live == t)
-		tunnel_live = NULL;
 	if (t->listen_fd >= 0)
 		close(t->listen_fd);
-	if (t->wake_fd >= 0)
-		close(t->wake_fd);
 	if (t->sock != NULL)
 		unlink(t->sock);
 	if (t->dir != NULL)

@@ -7,11 +7,11 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "cli/client.h"
+#include "cli/response.h"
 #include "common/buf.h"
 #include "common/loop.h"
 #include "common/ws.h"
@@ -33,117 +33,53 @@ upgrade_request(const char *path, const char *key)
 	    "\r\n", path, key);
 }
 
-/* Whether the comma-separated header value @v (of length @n) lists @token. */
-static int
-upgrade_has_token(const char *v, size_t n, const char *token)
-{
-	size_t tl = strlen(token), i = 0;
-
-	while (i < n) {
-		size_t s, e;
-
-		while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
-			i++;
-		s = i;
-		while (i < n && v[i] != ',')
-			i++;
-		e = i;
-		while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
-			e--;
-		if (e - s == tl && strncasecmp(v + s, token, tl) == 0)
-			return 1;
-	}
-	return 0;
-}
-
 int
 upgrade_parse_head(const char *data, size_t len, struct upgrade_head *ret)
 {
-	struct upgrade_head h = { .content_length = -1 };
-	const char *end, *p, *eol;
-	char *num_end;
-	long v;
+	struct response r;
+	long n = 0;
+	int rc = 0;
 
-	/* Not memmem on nothing: @data is NULL before the first read. */
-	end = len >= 4 ? memmem(data, len, "\r\n\r\n", 4) : NULL;
-	if (end == NULL)
-		return len > UPGRADE_MAX_HEAD ? -EBADMSG : -EAGAIN;
-	h.head_len = (size_t)(end - data) + 4;
-	if (h.head_len < 12 || strncmp(data, "HTTP/1.", 7) != 0 || data[8] != ' ')
-		return -EBADMSG;
-	v = strtol(data + 9, &num_end, 10);
-	if (num_end != data + 12 || v < 100 || v > 999)
-		return -EBADMSG;
-	h.status = (int)v;
-	p = memmem(data, h.head_len, "\r\n", 2) + 2;
-	while (p < end + 2) {
-		const char *colon, *val;
-		size_t name_len, val_len;
-
-		eol = memmem(p, (size_t)(end + 2 - p), "\r\n", 2);
-		colon = memchr(p, ':', (size_t)(eol - p));
-		if (colon == NULL)
-			return -EBADMSG;
-		name_len = (size_t)(colon - p);
-		val = colon + 1;
-		while (val < eol && (*val == ' ' || *val == '\t'))
-			val++;
-		val_len = (size_t)(eol - val);
-		while (val_len > 0 && (val[val_len - 1] == ' ' || val[val_len - 1] == '\t'))
-			val_len--;
-#define IS(name) (name_len == strlen(name) && strncasecmp(p, name, name_len) == 0)
-		if (IS("Upgrade"))
-			h.upgrade_websocket = upgrade_has_token(val, val_len, "websocket");
-		else if (IS("Connection"))
-			h.connection_upgrade = upgrade_has_token(val, val_len, "upgrade");
-		else if (IS("Sec-WebSocket-Accept") && val_len < sizeof h.accept) {
-			memcpy(h.accept, val, val_len);
-			h.accept[val_len] = '\0';
-		} else if (IS("Content-Length")) {
-			char tmp[24];
-
-			if (val_len == 0 || val_len >= sizeof tmp)
-				return -EBADMSG;
-			memcpy(tmp, val, val_len);
-			tmp[val_len] = '\0';
-			h.content_length = strtol(tmp, &num_end, 10);
-			if (*num_end != '\0' || h.content_length < 0)
-				return -EBADMSG;
-		} else if (IS("Transfer-Encoding"))
-			h.chunked = upgrade_has_token(val, val_len, "chunked");
-#undef IS
-		p = eol + 2;
+	response_init(&r, 1);
+	/* Not on nothing: @data is NULL before the first read, and a length
+	 * of 0 would tell the parser the connection ended. */
+	if (len > 0)
+		n = response_feed(&r, data, len);
+	if (n < 0)
+		rc = -EBADMSG;
+	else if (!r.head_done)
+		rc = len > UPGRADE_MAX_HEAD ? -EBADMSG : -EAGAIN;
+	if (rc == 0) {
+		ret->status = r.status;
+		ret->upgrade_websocket = r.upgrade_websocket;
+		ret->connection_upgrade = r.connection_upgrade;
+		memcpy(ret->accept, r.accept, sizeof ret->accept);
+		ret->content_length = r.content_length;
+		ret->chunked = r.chunked;
+		ret->head_len = r.head_len;
 	}
-	*ret = h;
-	return 0;
+	response_done(&r);
+	return rc;
 }
 
 int
 upgrade_dechunk(const char *data, size_t len, struct buf *out)
 {
-	size_t off = 0;
+	/* The parser reads chunks only as part of a message: give it the
+	 * head such a body comes with. */
+	static const char head[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+	struct response r;
+	int rc;
 
-	for (;;) {
-		const char *eol = memmem(data + off, len - off, "\r\n", 2);
-		unsigned long n;
-		char *e;
-
-		if (eol == NULL)
-			return -EAGAIN;
-		n = strtoul(data + off, &e, 16);
-		if (e == data + off || (*e != '\r' && *e != ';'))
-			return -EBADMSG;
-		off = (size_t)(eol - data) + 2;
-		if (n == 0)
-			return 0;	/* trailers are of no interest */
-		if (n > UPGRADE_MAX_BODY || len - off < n + 2)
-			return -EAGAIN;
-		buf_add(out, data + off, n);
-		off += n;
-		if (memcmp(data + off, "\r\n", 2) != 0)
-			return -EBADMSG;
-		off += 2;
-	}
+	response_init(&r, 0);
+	rc = response_feed(&r, head, sizeof head - 1) < 0 ||
+	    (len > 0 && response_feed(&r, data, len) < 0) ? -EBADMSG : 0;
+	if (rc == 0 && !r.complete)
+		rc = -EAGAIN;
+	if (rc != -EBADMSG)
+		buf_add(out, buf_head(&r.body), buf_used(&r.body));
+	response_done(&r);
+	return rc;
 }
 
 /* Waits until @fd is ready for @events or @deadline (monotonic ms) passes. */
@@ -166,61 +102,33 @@ upgrade_wait(int fd, short events, uint64_t deadline)
 	}
 }
 
-/* Reads the rest of a refused upgrade's body into @in (which already holds
- * what came with the head). */
-static void
-upgrade_read_body(int fd, struct buf *in, const struct upgrade_head *h, uint64_t deadline)
-{
-	for (;;) {
-		size_t have = buf_used(in) - h->head_len;
-		ssize_t n;
-
-		if (h->content_length >= 0 && have >= (size_t)h->content_length)
-			return;
-		if (h->chunked) {
-			struct buf tmp;
-			int r;
-
-			buf_init(&tmp);
-			r = upgrade_dechunk((const char *)buf_head(in) + h->head_len, have, &tmp);
-			buf_done(&tmp);
-			if (r != -EAGAIN)
-				return;
-		}
-		if (have > UPGRADE_MAX_BODY)
-			return;
-		n = read(fd, buf_reserve(in, 16384), 16384);
-		if (n > 0) {
-			buf_commit(in, (size_t)n);
-			continue;
-		}
-		if (n == 0 || (errno != EAGAIN && errno != EINTR))
-			return;
-		if (errno == EAGAIN && upgrade_wait(fd, POLLIN, deadline) < 0)
-			return;
-	}
-}
-
+/* The message of a refused upgrade: its body (the rest read from @fd after
+ * what @in holds) parsed from the start of the answer. */
 static char *
-upgrade_refused(const struct upgrade_head *h, struct buf *in)
+upgrade_refused(int fd, const struct upgrade_head *h, struct buf *in, uint64_t deadline)
 {
-	const char *body = (const char *)buf_head(in) + h->head_len;
-	size_t len = buf_used(in) - h->head_len;
+	struct response r;
+	uint8_t data[16384];
+	ssize_t n;
 	char *msg;
 
-	if (h->content_length >= 0 && (size_t)h->content_length < len)
-		len = (size_t)h->content_length;
-	if (h->chunked) {
-		struct buf plain;
-
-		buf_init(&plain);
-		upgrade_dechunk(body, len, &plain);
-		msg = client_error_message(h->status, (const char *)buf_head(&plain),
-		    buf_used(&plain));
-		buf_done(&plain);
-		return msg;
+	response_init(&r, 0);
+	if (response_feed(&r, (const char *)buf_head(in), buf_used(in)) < 0)
+		goto out;
+	while (!r.complete && buf_used(&r.body) <= UPGRADE_MAX_BODY) {
+		n = read(fd, data, sizeof data);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN && upgrade_wait(fd, POLLIN, deadline) == 0)
+			continue;
+		if (n < 0 || response_feed(&r, (const char *)data, (size_t)n) < 0 || n == 0)
+			break;
 	}
-	return client_error_message(h->status, body, len);
+out:
+	msg = client_error_message(h->status, (const char *)buf_head(&r.body),
+	    buf_used(&r.body));
+	response_done(&r);
+	return msg;
 }
 
 int
@@ -282,8 +190,7 @@ upgrade_perform(int fd, const char *path, const char *key, int timeout_ms, struc
 		goto out;
 	}
 	if (h.status != 101) {
-		upgrade_read_body(fd, &in, &h, deadline);
-		*cause = upgrade_refused(&h, &in);
+		*cause = upgrade_refused(fd, &h, &in, deadline);
 		r = -EPROTO;
 		goto out;
 	}

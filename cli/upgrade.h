@@ -1,8 +1,8 @@
 /*
  * upgrade: the client side of the HTTP/1.1 WebSocket handshake (RFC 6455
- * section 4), done by hand because this libcurl has no WebSocket support.
- * It owns nothing: it writes a request on a connected socket and reads the
- * response head (and, when the upgrade is refused, the error body).
+ * section 4) on a socket of its own, for common/ws to take over. It owns
+ * nothing: it writes a request on a connected socket and reads the response
+ * head (and, when the upgrade is refused, the error body) with cli/response.
  */
 #ifndef SPRIG_CLI_UPGRADE_H
 #define SPRIG_CLI_UPGRADE_H

@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
+#include <nettle/sha2.h>
 #include <sys/random.h>
 
 #include "xmalloc.h"
@@ -384,15 +384,11 @@ proc_usage(pid_t pid, uint64_t *ret_cpu_ms, uint64_t *ret_rss_kb)
 int
 sha256_files(const char *const *paths, size_t n, char out[65])
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned char md[32];
-	unsigned int mdlen = 0;
+	struct sha256_ctx ctx;
+	uint8_t md[SHA256_DIGEST_SIZE];
 	int r = 0;
 
-	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-		EVP_MD_CTX_free(ctx);
-		return -ENOMEM;
-	}
+	sha256_init(&ctx);
 	for (size_t i = 0; i < n && r == 0; i++) {
 		char *data;
 		size_t len;
@@ -400,28 +396,27 @@ sha256_files(const char *const *paths, size_t n, char out[65])
 		r = read_file(paths[i], (size_t)1 << 30, &data, &len);
 		if (r < 0)
 			break;
-		EVP_DigestUpdate(ctx, data, len);
+		sha256_update(&ctx, len, (const uint8_t *)data);
 		free(data);
 	}
-	if (r == 0 && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1) {
-		for (unsigned i = 0; i < mdlen; i++)
+	if (r == 0) {
+		sha256_digest(&ctx, sizeof md, md);
+		for (unsigned i = 0; i < sizeof md; i++)
 			snprintf(out + 2 * i, 3, "%02x", md[i]);
-	} else if (r == 0) {
-		r = -EIO;
 	}
-	EVP_MD_CTX_free(ctx);
 	return r;
 }
 
 int
 sha256_hex(const void *data, size_t len, char out[65])
 {
-	unsigned char md[32];
-	unsigned int mdlen = 0;
+	struct sha256_ctx ctx;
+	uint8_t md[SHA256_DIGEST_SIZE];
 
-	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1)
-		return -EIO;
-	for (unsigned i = 0; i < mdlen; i++)
+	sha256_init(&ctx);
+	sha256_update(&ctx, len, data);
+	sha256_digest(&ctx, sizeof md, md);
+	for (unsigned i = 0; i < sizeof md; i++)
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 	return 0;
 }

@@ -14,11 +14,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-#include <openssl/rand.h>
+#include <nettle/base64.h>
+#include <nettle/sha1.h>
 #include <wslay/wslay.h>
 
 #include "loop.h"
@@ -119,7 +120,8 @@ ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int fla
 static int
 ws_genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, void *arg)
 {
-	return RAND_bytes(buf, (int)len) == 1 ? 0 : -1;
+	/* Masks are 4 bytes: the kernel's pool gives them whole. */
+	return getrandom(buf, len, 0) == (ssize_t)len ? 0 : -1;
 }
 
 static void
@@ -458,21 +460,25 @@ ws_pause_input(struct ws *ws, int paused)
 void
 ws_accept_key(const char *client_key, char out[29])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
+	uint8_t md[SHA1_DIGEST_SIZE];
 	char *s = xasprintf("%s%s", client_key, WS_GUID);
+	struct sha1_ctx ctx;
 
-	EVP_Digest(s, strlen(s), md, &mdlen, EVP_sha1(), NULL);
-	EVP_EncodeBlock((unsigned char *)out, md, (int)mdlen);
+	sha1_init(&ctx);
+	sha1_update(&ctx, strlen(s), (const uint8_t *)s);
+	sha1_digest(&ctx, sizeof md, md);
+	base64_encode_raw(out, sizeof md, md);
+	out[BASE64_ENCODE_RAW_LENGTH(sizeof md)] = '\0';
 	free(s);
 }
 
 void
 ws_client_key(char out[25])
 {
-	unsigned char nonce[16];
+	uint8_t nonce[16];
 
-	if (RAND_bytes(nonce, sizeof nonce) != 1)
+	if (getrandom(nonce, sizeof nonce, 0) != (ssize_t)sizeof nonce)
 		abort();
-	EVP_EncodeBlock((unsigned char *)out, nonce, sizeof nonce);
+	base64_encode_raw(out, sizeof nonce, nonce);
+	out[BASE64_ENCODE_RAW_LENGTH(sizeof nonce)] = '\0';
 }

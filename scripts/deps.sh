@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
 	cmake gcc make pkg-config
 	libsqlite3-dev libcjson-dev libmicrohttpd-dev libwslay-dev
-	libcurl4-openssl-dev libssl-dev libcmocka-dev libvterm-dev libssh-dev
+	libcurl4-openssl-dev libssl-dev libcmocka-dev libvterm-dev libssh-dev libhttp-parser-dev nettle-dev
 	libncurses-dev tmux openssh-server
 	qemu-system-x86 qemu-utils
 	musl-tools busybox-static e2fsprogs cpio
