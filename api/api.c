@@ -31,7 +31,16 @@
 #include "vmm/vmm.h"
 
 #define API_MAX_BODY		(1024 * 1024)
+/* Past this many connections on a listener a request is answered 503; MHD
+ * itself takes a few more (API_SPARE_CONNECTIONS) so that the answer can
+ * be given, and drops what comes past those. */
 #define API_MAX_CONNECTIONS	256
+#define API_SPARE_CONNECTIONS	16
+/* Request line and headers: past API_MAX_HEADERS the answer is 431 here;
+ * MHD's buffer for a connection is larger so that it reaches us, and past
+ * that MHD answers 431 itself. */
+#define API_MAX_HEADERS		(16 * 1024)
+#define API_CONN_MEMORY		(64 * 1024)
 #define SPRIG_VERSION		"0.1.0"
 
 
@@ -51,12 +60,15 @@ struct request {
 	char			*cause;
 	struct exec		*exec;		/* ROUTE_EXEC's state */
 	struct probe		*probe;		/* ROUTE_PROBE's */
+	struct fsreq		*fs;		/* ROUTE_FS's */
 	char			*ckpt;		/* the checkpoint id ("v3", "undo"), or an
 						 * exec session's, or NULL */
 	char			*comment;	/* ROUTE_CHECKPOINT's, or NULL */
 	int			 memory;	/* ROUTE_CHECKPOINT's: with the guest's memory */
 	char			*new_name;	/* ROUTE_FORK's */
 	char			*image;		/* ROUTE_CREATE's, or NULL */
+	char			*labels;	/* ROUTE_CREATE's labels (JSON), or NULL */
+	char			*url;		/* and url_settings */
 	char			*tname;		/* a template: ROUTE_CREATE's (or NULL),
 						 * ROUTE_TEMPLATE_SAVE's, ROUTE_TEMPLATE_RM's */
 	int			 parsed;	/* the body was read and checked */
@@ -75,6 +87,7 @@ request_unref(struct request *rq)
 		return;
 	exec_unref(rq->exec);
 	probe_free(rq->probe);
+	fs_release(rq->fs);
 	buf_done(&rq->body);
 	buf_done(&rq->out);
 	free(rq->name);
@@ -83,6 +96,8 @@ request_unref(struct request *rq)
 	free(rq->comment);
 	free(rq->new_name);
 	free(rq->image);
+	free(rq->labels);
+	free(rq->url);
 	free(rq->tname);
 	free(rq);
 }
@@ -185,7 +200,7 @@ sprite_json(struct api *a, const struct sprite_row *row)
 	cJSON_AddStringToObject(j, "created_at", when);
 	format_rfc3339(row->updated_at, when, sizeof when);
 	cJSON_AddStringToObject(j, "updated_at", when);
-	cJSON_AddArrayToObject(j, "labels");
+	sdk_meta_json(row, j);
 	if (row->last_error != NULL)
 		cJSON_AddStringToObject(j, "last_error", row->last_error);
 	else
@@ -392,6 +407,8 @@ request_parse(struct request *rq, char **cause)
 			r = parse_opt_string(j, "template", 0, &rq->tname, cause);
 		if (r == 0)
 			r = sdk_create_check(j, cause);
+		if (r == 0)
+			r = sdk_meta_parse(j, &rq->labels, &rq->url, cause);
 		if (r == 0 && rq->image != NULL && rq->tname != NULL) {
 			*cause = xstrdup("give image or template, not both: a sprite made from a "
 			    "template has its template's image");
@@ -610,6 +627,9 @@ request_finish(struct api *a, struct request *rq)
 		return api_error_errno(rq->conn, rq->err, rq->cause);
 	switch (rq->route) {
 	case ROUTE_CREATE:
+		if (sdk_meta_store(a, rq->name, rq->labels, rq->url, &rq->cause) < 0)
+			return api_error(rq->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+			    rq->cause);
 		return api_sprite(a, rq->conn, rq->name, MHD_HTTP_CREATED);
 	case ROUTE_FORK:
 		return api_sprite(a, rq->conn, rq->new_name, MHD_HTTP_CREATED);
@@ -641,6 +661,36 @@ api_tcp_check(struct api *a, struct MHD_Connection *conn, enum route route, char
 }
 
 static enum MHD_Result
+api_header_size(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	size_t *n = cls;
+
+	*n += strlen(key) + (value ? strlen(value) : 0) + 4;	/* ": " and CRLF */
+	return MHD_YES;
+}
+
+/* The limits a request meets before its route: open connections on its
+ * listener, and the size of its request line and headers. */
+static enum MHD_Result
+api_limits(struct api_listener *li, struct MHD_Connection *conn, const char *url, int *hit)
+{
+	const union MHD_DaemonInfo *info;
+	size_t n = strlen(url);
+
+	*hit = 1;
+	info = MHD_get_daemon_info(li->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+	if (info != NULL && info->num_connections > API_MAX_CONNECTIONS)
+		return api_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "too_many_connections",
+		    "the API has too many open connections; try again when some close");
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, api_header_size, &n);
+	if (n > API_MAX_HEADERS)
+		return api_error(conn, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
+		    "headers_too_large", "the request line and headers are over 16 KiB");
+	*hit = 0;
+	return MHD_YES;
+}
+
+static enum MHD_Result
 api_handle(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *upload_data,
     size_t *upload_data_size, void **state)
@@ -662,6 +712,9 @@ api_handle(void *cls, struct MHD_Connection *conn, const char *url,
 		buf_init(&rq->body);
 		buf_init(&rq->out);
 		*state = rq;
+		ret = api_limits(li, conn, url, &r);
+		if (r)
+			return ret;
 		rq->route = route_match(url, method, &rq->name, &rq->ckpt, &bad_method,
 		    &rq->unsupported);
 		if (li->tcp && (r = api_tcp_check(a, conn, rq->route, &cause)) < 0) {
@@ -693,6 +746,9 @@ api_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	}
 	if (rq->route == ROUTE_EXEC)
 		return exec_handle(a, conn, rq->name, rq->ckpt, &rq->exec);
+	if (rq->route == ROUTE_FS)
+		return fs_handle(a, conn, rq->name, rq->ckpt, method, upload_data,
+		    upload_data_size, &rq->fs);
 	if (rq->route == ROUTE_PROBE && *upload_data_size == 0)
 		return probe_handle(a, conn, rq->name, &rq->probe);
 	if (*upload_data_size > 0) {
@@ -723,6 +779,12 @@ api_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	case ROUTE_CONFIG:
 		return config_handle(a, conn, rq->name, (const char *)buf_head(&rq->body),
 		    buf_used(&rq->body));
+	case ROUTE_UPDATE:
+		return sdk_update(a, conn, rq->name, (const char *)buf_head(&rq->body),
+		    buf_used(&rq->body));
+	case ROUTE_POLICY:
+		return policy_handle(a, conn, rq->name, rq->ckpt, method,
+		    (const char *)buf_head(&rq->body), buf_used(&rq->body));
 	case ROUTE_IMAGE:
 	case ROUTE_IMAGE_BUILD:
 		return api_image(a, conn, rq->name, rq->route == ROUTE_IMAGE_BUILD);
@@ -910,7 +972,8 @@ api_listen(struct api *a, int fd, int tcp, char **cause)
 	    api_handle, li,
 	    MHD_OPTION_LISTEN_SOCKET, fd,
 	    MHD_OPTION_NOTIFY_COMPLETED, api_completed, li,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_MAX_CONNECTIONS,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)(API_MAX_CONNECTIONS + API_SPARE_CONNECTIONS),
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_CONN_MEMORY,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
 	    MHD_OPTION_END);
 	if (li->mhd == NULL) {

@@ -43,6 +43,7 @@ struct api {
 	struct session		*sessions;	/* detachable ones (api/session.c) */
 	int			 resumed;	/* a connection was resumed this turn */
 	struct evstream		*streams;	/* GET /v1/events?follow=1 (api/events.c) */
+	struct exec		*running;	/* execs counted against the limits */
 };
 
 /* Resumes a suspended connection; MHD handles it before the loop sleeps. */
@@ -86,6 +87,13 @@ enum MHD_Result exec_http(struct api *a, struct MHD_Connection *conn, const char
 enum MHD_Result probe_handle(struct api *a, struct MHD_Connection *conn,
     const char *name, struct probe **slot);
 void probe_free(struct probe *p);
+/* .../fs/@op (api/fs.c): every access-handler call of the request, body
+ * and all; *@slot holds its state, which fs_release drops. */
+struct fsreq;
+enum MHD_Result fs_handle(struct api *a, struct MHD_Connection *conn, const char *name,
+    const char *op, const char *method, const char *upload_data, size_t *upload_data_size,
+    struct fsreq **slot);
+void fs_release(struct fsreq *f);
 /* Queues a JSON response (@json consumed). */
 enum MHD_Result api_json(struct MHD_Connection *conn, unsigned status, cJSON *json);
 
@@ -133,8 +141,37 @@ enum MHD_Result auth_api_create(struct api *a, struct MHD_Connection *conn, cons
 enum MHD_Result auth_api_revoke(struct api *a, struct MHD_Connection *conn, const char *name);
 
 /* -ENOTSUP with *@cause if a create body @j asks for what sprig cannot
- * honour (config, environment, labels, url_settings, runtime). */
+ * honour (config, environment, runtime). */
 int sdk_create_check(const cJSON *j, char **cause);
+/* -EINVAL with *@cause naming the first key of object @v not in @keys
+ * (NULL-ended): a misspelt field would otherwise be dropped in silence.
+ * @what names @v for that sentence. */
+int sdk_known_keys(const cJSON *v, const char *what, const char *const *keys, char **cause);
+/* -EINVAL with *@cause ("@key must be @hint") unless @v's @key is absent or
+ * a string among @allowed (NULL-ended). */
+int sdk_enum_field(const cJSON *v, const char *key, const char *const *allowed,
+    const char *hint, char **cause);
+/* Checks "labels" and "url_settings" of a create or update body @j: each
+ * absent leaves its *@ret NULL, else gets the JSON text to store (caller
+ * frees). -EINVAL with *@cause for a bad one. */
+int sdk_meta_parse(const cJSON *j, char **ret_labels, char **ret_url, char **cause);
+/* Stores what sdk_meta_parse gave for sprite @name (NULLs leave a field). */
+int sdk_meta_store(struct api *a, const char *name, const char *labels, const char *url,
+    char **cause);
+/* Adds "labels" and "url_settings" (when set) from @row to sprite object @j. */
+void sdk_meta_json(const struct sprite_row *row, cJSON *j);
+/* 1 if @row carries label @label. */
+int sdk_has_label(const struct sprite_row *row, const char *label);
+/* PUT /v1/sprites/NAME {"labels"?, "url_settings"?}: the sprite (api/sdk.c). */
+enum MHD_Result sdk_update(struct api *a, struct MHD_Connection *conn, const char *name,
+    const char *body, size_t len);
+/* GET, POST, DELETE /v1/sprites/NAME/policy/KIND (api/policy.c). */
+enum MHD_Result policy_handle(struct api *a, struct MHD_Connection *conn, const char *name,
+    const char *kind, const char *method, const char *body, size_t len);
+/* GET /v1/sprites with Accept: application/x-ndjson, the SDK's watchSprites:
+ * the list, then each change of a sprite's status (api/events.c). */
+enum MHD_Result events_watch_sprites(struct api *a, struct MHD_Connection *conn,
+    const struct sprite_row *rows, size_t n);
 /* GET /v1/sprites: ?prefix, ?max_results and ?continuation_token applied to
  * @rows (sorted by name), in the SDK's list shape; @fn makes each sprite's
  * object (api/sdk.c). */

@@ -3,7 +3,8 @@
  *
  *	POST /v1/sprites/NAME/config	{"idle_s": 300 | 0 (never) | null (the default)}
  *	GET  /v1/settings		the daemon's limits
- *	POST /v1/settings		{"max_awake": 4, "max_memory_mb": 2048} (0: none)
+ *	POST /v1/settings		{"max_awake": 4, "max_memory_mb": 2048,
+ *					 "max_execs": 256, "max_execs_per_sprite": 64} (0: none)
  *
  * The first answers the sprite, whose object carries (config_add_status)
  * the idle time in force, the seconds until it sleeps if nothing uses it,
@@ -120,6 +121,8 @@ settings_json(struct api *a)
 	core_settings_get(a->core, &set);
 	cJSON_AddNumberToObject(j, "max_awake", (double)set.max_awake);
 	cJSON_AddNumberToObject(j, "max_memory_mb", (double)set.max_memory_mb);
+	cJSON_AddNumberToObject(j, "max_execs", (double)set.max_execs);
+	cJSON_AddNumberToObject(j, "max_execs_per_sprite", (double)set.max_execs_sprite);
 	return j;
 }
 
@@ -162,6 +165,10 @@ settings_handle(struct api *a, struct MHD_Connection *conn, int post, const char
 	r = settings_field(j, "max_awake", &set.max_awake, &cause);
 	if (r == 0)
 		r = settings_field(j, "max_memory_mb", &set.max_memory_mb, &cause);
+	if (r == 0)
+		r = settings_field(j, "max_execs", &set.max_execs, &cause);
+	if (r == 0)
+		r = settings_field(j, "max_execs_per_sprite", &set.max_execs_sprite, &cause);
 	cJSON_Delete(j);
 	if (r == 0)
 		r = core_settings_set(a->core, &set, &cause);

@@ -11,6 +11,15 @@
  * A stream's connection is suspended while there is nothing to send and
  * resumed when core reports; a client that stops reading is cut off once
  * its backlog passes EVENTS_MAX_BACKLOG (it may reconnect with ?after=).
+ *
+ * GET /v1/sprites with Accept: application/x-ndjson (the SDK's
+ * watchSprites) rides the same streams: one line per sprite (?prefix=
+ * applies) with its status, then a line each time a sprite's status
+ * changes ("deleted" when it goes), each with the counts the SDK calls the
+ * organization's: running (awake), warm (paused or asleep), cold (stopped
+ * or broken), and running_limit (the max_awake setting) when set. Core's
+ * events say when to look; a heartbeat line comes every
+ * EVENTS_HEARTBEAT_MS so that a quiet stream is seen to be alive.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -20,6 +29,7 @@
 
 #include "api_internal.h"
 #include "common/buf.h"
+#include "common/loop.h"
 #include "common/util.h"
 #include "common/xmalloc.h"
 #include "core/core.h"
@@ -27,6 +37,13 @@
 #define EVENTS_LIST_MAX		1000
 #define EVENTS_MAX_STREAMS	64
 #define EVENTS_MAX_BACKLOG	(1024 * 1024)
+#define EVENTS_HEARTBEAT_MS	30000
+
+/* A sprite's status as a watchSprites stream last told it. */
+struct watch_seen {
+	char			*name;
+	char			*status;
+};
 
 struct evstream {
 	struct api		*api;
@@ -37,6 +54,12 @@ struct evstream {
 	int			 suspended;
 	int			 closing;	/* end the stream once out is sent */
 	struct evstream		*next;
+	/* watchSprites: statuses rather than events. */
+	int			 sprites;
+	char			*prefix;	/* or NULL */
+	struct watch_seen	*seen;
+	size_t			 nseen;
+	uint64_t		 heartbeat;	/* its timer */
 };
 
 static cJSON *
@@ -72,16 +95,12 @@ evstream_wake(struct evstream *st)
 	}
 }
 
+/* Adds @j (consumed) to @st's output as one line, and wakes the stream. */
 static void
-evstream_add(struct evstream *st, const struct event_row *ev)
+evstream_line(struct evstream *st, cJSON *j)
 {
-	cJSON *j;
-	char *line;
+	char *line = cJSON_PrintUnformatted(j);
 
-	if (st->closing || !event_matches(ev, st->sprite))
-		return;
-	j = event_json(ev);
-	line = cJSON_PrintUnformatted(j);
 	cJSON_Delete(j);
 	buf_add_printf(&st->out, "%s\n", line);
 	free(line);
@@ -96,10 +115,128 @@ evstream_add(struct evstream *st, const struct event_row *ev)
 	evstream_wake(st);
 }
 
+/* The SDK's "org" object: the daemon's sprites counted by status. */
+static cJSON *
+watch_org(struct api *a)
+{
+	struct sprite_row *rows = NULL;
+	struct core_settings set;
+	int running = 0, warm = 0, cold = 0;
+	cJSON *org = cJSON_CreateObject();
+	size_t n = 0;
+
+	if (core_list(a->core, &rows, &n) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			const char *st = rows[i].state;
+
+			if (strcmp(st, SPRITE_RUNNING) == 0)
+				running++;
+			else if (strcmp(st, SPRITE_PAUSED) == 0 || strcmp(st, SPRITE_SLEEPING) == 0)
+				warm++;
+			else if (strcmp(st, SPRITE_STOPPED) == 0 || strcmp(st, SPRITE_BROKEN) == 0)
+				cold++;
+		}
+		sprite_rows_free(rows, n);
+	}
+	core_settings_get(a->core, &set);
+	cJSON_AddStringToObject(org, "name", "local");
+	cJSON_AddNumberToObject(org, "running", running);
+	cJSON_AddNumberToObject(org, "warm", warm);
+	cJSON_AddNumberToObject(org, "cold", cold);
+	if (set.max_awake > 0)
+		cJSON_AddNumberToObject(org, "running_limit", (double)set.max_awake);
+	return org;
+}
+
+static cJSON *
+watch_line(struct api *a, const char *type, const char *name, const char *status)
+{
+	cJSON *j = cJSON_CreateObject();
+	char when[32];
+
+	if (type != NULL)
+		cJSON_AddStringToObject(j, "type", type);
+	if (name != NULL) {
+		cJSON_AddStringToObject(j, "name", name);
+		cJSON_AddStringToObject(j, "status", status);
+	}
+	format_rfc3339(now_unix_ms(), when, sizeof when);
+	cJSON_AddStringToObject(j, "timestamp", when);
+	cJSON_AddItemToObject(j, "org", watch_org(a));
+	return j;
+}
+
+/* Tells @name's @status unless the stream told it last. */
+static void
+watch_status(struct evstream *st, const char *name, const char *status)
+{
+	struct watch_seen *w = NULL;
+
+	if (st->prefix != NULL && strncmp(name, st->prefix, strlen(st->prefix)) != 0)
+		return;
+	for (size_t i = 0; i < st->nseen && w == NULL; i++) {
+		if (strcmp(st->seen[i].name, name) == 0)
+			w = &st->seen[i];
+	}
+	if (w == NULL) {
+		st->seen = xreallocarray(st->seen, st->nseen + 1, sizeof *st->seen);
+		w = &st->seen[st->nseen++];
+		w->name = xstrdup(name);
+		w->status = NULL;
+	} else if (strcmp(w->status, status) == 0) {
+		return;
+	}
+	free(w->status);
+	w->status = xstrdup(status);
+	evstream_line(st, watch_line(st->api, NULL, name, status));
+}
+
+/* A sprite's event: look at where it stands now. */
+static void
+watch_event(struct evstream *st, const struct event_row *ev)
+{
+	struct sprite_row row = { 0 };
+	char *cause = NULL;
+	int r;
+
+	if (st->closing || ev->sprite == NULL)
+		return;
+	r = core_get(st->api->core, ev->sprite, &row, &cause);
+	if (r == 0)
+		watch_status(st, row.name, row.state);
+	else if (r == -ENOENT)
+		watch_status(st, ev->sprite, "deleted");
+	sprite_row_done(&row);
+	free(cause);
+}
+
+static void
+watch_heartbeat(struct loop *l, uint64_t id, void *arg)
+{
+	struct evstream *st = arg;
+
+	st->heartbeat = loop_add_timer(l, EVENTS_HEARTBEAT_MS, watch_heartbeat, st);
+	if (!st->closing)
+		evstream_line(st, watch_line(st->api, "heartbeat", NULL, NULL));
+}
+
+static void
+evstream_add(struct evstream *st, const struct event_row *ev)
+{
+	if (st->closing || !event_matches(ev, st->sprite))
+		return;
+	evstream_line(st, event_json(ev));
+}
+
 static void
 evstream_on_event(void *arg, const struct event_row *ev)
 {
-	evstream_add(arg, ev);
+	struct evstream *st = arg;
+
+	if (st->sprites)
+		watch_event(st, ev);
+	else
+		evstream_add(st, ev);
 }
 
 /* Nothing to send parks the connection until core reports. */
@@ -124,7 +261,14 @@ evstream_free(void *cls)
 	}
 	if (st->watch != 0)
 		core_unwatch(st->api->core, st->watch);
+	loop_del_timer(st->api->loop, st->heartbeat);
+	for (size_t i = 0; i < st->nseen; i++) {
+		free(st->seen[i].name);
+		free(st->seen[i].status);
+	}
+	free(st->seen);
 	buf_done(&st->out);
+	free(st->prefix);
 	free(st->sprite);
 	free(st);
 }
@@ -169,38 +313,80 @@ events_list(struct api *a, struct MHD_Connection *conn, const struct event_row *
 	return api_json(conn, MHD_HTTP_OK, arr);
 }
 
-static enum MHD_Result
-events_follow(struct api *a, struct MHD_Connection *conn, const struct event_row *rows,
-    size_t n, const char *sprite)
+/* A new stream on @conn, or NULL when too many are open. */
+static struct evstream *
+evstream_new(struct api *a, struct MHD_Connection *conn)
 {
-	struct MHD_Response *resp;
 	struct evstream *st;
-	enum MHD_Result ret;
 	int count = 0;
 
 	for (st = a->streams; st != NULL; st = st->next)
 		count++;
 	if (count >= EVENTS_MAX_STREAMS)
-		return api_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "too_many_streams",
-		    "too many event streams are open");
+		return NULL;
 	st = xcalloc(1, sizeof *st);
 	st->api = a;
 	st->conn = conn;
-	st->sprite = sprite ? xstrdup(sprite) : NULL;
 	buf_init(&st->out);
-	for (size_t i = 0; i < n; i++)
-		evstream_add(st, &rows[i]);
+	return st;
+}
+
+/* Follows core's events and queues @st's answer. */
+static enum MHD_Result
+evstream_start(struct evstream *st)
+{
+	struct api *a = st->api;
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
 	st->watch = core_watch(a->core, evstream_on_event, st);
 	st->next = a->streams;
 	a->streams = st;
-
 	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, evstream_read,
 	    st, evstream_free);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/x-ndjson");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-	ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+	ret = MHD_queue_response(st->conn, MHD_HTTP_OK, resp);
 	MHD_destroy_response(resp);	/* the connection holds it, and st with it */
 	return ret;
+}
+
+static enum MHD_Result
+events_too_many(struct MHD_Connection *conn)
+{
+	return api_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "too_many_streams",
+	    "too many event streams are open");
+}
+
+static enum MHD_Result
+events_follow(struct api *a, struct MHD_Connection *conn, const struct event_row *rows,
+    size_t n, const char *sprite)
+{
+	struct evstream *st = evstream_new(a, conn);
+
+	if (st == NULL)
+		return events_too_many(conn);
+	st->sprite = sprite ? xstrdup(sprite) : NULL;
+	for (size_t i = 0; i < n; i++)
+		evstream_add(st, &rows[i]);
+	return evstream_start(st);
+}
+
+enum MHD_Result
+events_watch_sprites(struct api *a, struct MHD_Connection *conn,
+    const struct sprite_row *rows, size_t n)
+{
+	const char *prefix = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "prefix");
+	struct evstream *st = evstream_new(a, conn);
+
+	if (st == NULL)
+		return events_too_many(conn);
+	st->sprites = 1;
+	st->prefix = prefix != NULL && *prefix != '\0' ? xstrdup(prefix) : NULL;
+	for (size_t i = 0; i < n; i++)
+		watch_status(st, rows[i].name, rows[i].state);
+	st->heartbeat = loop_add_timer(a->loop, EVENTS_HEARTBEAT_MS, watch_heartbeat, st);
+	return evstream_start(st);
 }
 
 enum MHD_Result
@@ -243,6 +429,8 @@ events_close_all(struct api *a)
 		if (st->watch != 0)
 			core_unwatch(a->core, st->watch);
 		st->watch = 0;
+		loop_del_timer(a->loop, st->heartbeat);
+		st->heartbeat = 0;
 		st->closing = 1;
 		evstream_wake(st);
 	}

@@ -19,7 +19,11 @@
  * one, GET .../exec without a command lists them.
  *
  * A sleeping sprite is woken first (the caller just waits); a stopped one
- * is refused with how to start it.
+ * is refused with how to start it. Commands running at once are capped in
+ * all and per sprite (core's settings max_execs, max_execs_per_sprite):
+ * past a cap the exec is refused with 429 too_many_execs, before any
+ * upgrade, rather than queued; a command counts from then until it exits
+ * or its client leaves.
  *
  * An exec is shared by the HTTP request (until the upgrade), by core (while
  * it waits for the sprite to be idle or awake) and by the live session, so
@@ -109,6 +113,8 @@ struct exec {
 	char				*sid;		/* attach to this session */
 	struct session			*sess;		/* attached to it (a ref) */
 	struct exec			*next;		/* in api->execs once upgraded */
+	int				 counted;	/* in api->running */
+	struct exec			*run_next;
 };
 
 static void
@@ -127,11 +133,65 @@ strv_free(char **v)
 	free(v);
 }
 
+/* Counts @ex against the exec limits, or -EUSERS with *@cause past one. */
+static int
+exec_admit(struct api *a, struct exec *ex, char **cause)
+{
+	struct core_settings set;
+	int64_t all = 0, mine = 0;
+
+	core_settings_get(a->core, &set);
+	for (struct exec *e = a->running; e != NULL; e = e->run_next) {
+		all++;
+		mine += strcmp(e->name, ex->name) == 0;
+	}
+	if (set.max_execs_sprite > 0 && mine >= set.max_execs_sprite) {
+		*cause = xasprintf("sprite \"%s\" runs %lld commands, the most it may run at once "
+		    "(max_execs_per_sprite): wait for one to end", ex->name, (long long)mine);
+		return -EUSERS;
+	}
+	if (set.max_execs > 0 && all >= set.max_execs) {
+		*cause = xasprintf("sprig runs %lld commands, the most it may run at once "
+		    "(max_execs): wait for one to end", (long long)all);
+		return -EUSERS;
+	}
+	ex->counted = 1;
+	ex->run_next = a->running;
+	a->running = ex;
+	return 0;
+}
+
+/* @ex's command is over (or never ran): it no longer counts. */
+static void
+exec_retire(struct exec *ex)
+{
+	if (!ex->counted)
+		return;
+	for (struct exec **pp = &ex->api->running; *pp != NULL; pp = &(*pp)->run_next) {
+		if (*pp == ex) {
+			*pp = ex->run_next;
+			break;
+		}
+	}
+	ex->counted = 0;
+}
+
+static enum MHD_Result
+exec_too_many(struct MHD_Connection *conn, char *cause)
+{
+	enum MHD_Result ret = api_error(conn, MHD_HTTP_TOO_MANY_REQUESTS, "too_many_execs",
+	    cause);
+
+	free(cause);
+	return ret;
+}
+
 void
 exec_unref(struct exec *ex)
 {
 	if (ex == NULL || --ex->refs > 0)
 		return;
+	exec_retire(ex);
 	strv_free(ex->argv);
 	strv_free(ex->env);
 	free(ex->cwd);
@@ -370,6 +430,7 @@ exec_started(void *arg, int err, const char *message)
 
 	if (err == 0)
 		return;
+	exec_retire(ex);
 	ex->agent = NULL;
 	ex->done = 1;
 	exec_send_error(ex, err == -ENOENT ? "not_found" : "exec_failed", message);
@@ -406,6 +467,7 @@ exec_exited(void *arg, int code, int sig)
 {
 	struct exec *ex = arg;
 
+	exec_retire(ex);
 	ex->agent = NULL;
 	ex->done = 1;
 	exec_send_exit(ex, code);
@@ -424,6 +486,7 @@ exec_lost(void *arg, const char *why)
 	struct exec *ex = arg;
 	char *msg;
 
+	exec_retire(ex);
 	ex->agent = NULL;
 	ex->done = 1;
 	ex->held = 0;	/* the sprite it held stopped; a later one is not ours */
@@ -532,6 +595,7 @@ exec_ws_message(struct ws *ws, int binary, const uint8_t *data, size_t len, void
 static void
 exec_release(struct exec *ex)
 {
+	exec_retire(ex);
 	if (ex->sess != NULL) {	/* a session goes on without its client */
 		session_detach(ex->sess, ex);
 		session_put(ex->sess);
@@ -870,6 +934,8 @@ exec_handle(struct api *a, struct MHD_Connection *conn, const char *name, const 
 		free(cause);
 		return ret;
 	}
+	if (!ex->detachable && ex->max_run_ms == 0 && exec_admit(a, ex, &cause) < 0)
+		return exec_too_many(conn, cause);
 	return exec_upgrade(ex, conn);
 }
 
@@ -1030,18 +1096,24 @@ exec_http(struct api *a, struct MHD_Connection *conn, const char *name,
 	struct agent_exec spec = { 0 };
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
+	char *cause = NULL;
 	int r;
 
 	if (ex == NULL)
 		ex = *slot = exec_new(a, conn, name, 1);
 	if (!exec_ready(a, conn, ex, &ex->agent, &ret))
 		return ret;
+	if (exec_admit(a, ex, &cause) < 0) {
+		ex->agent = NULL;
+		return exec_too_many(conn, cause);
+	}
 	spec.argv = ex->argv;
 	spec.env = ex->env;
 	spec.cwd = ex->cwd;
 	r = agent_exec(ex->agent, &spec, &exec_http_cb, ex, &ex->chan);
 	if (r < 0) {
 		ex->agent = NULL;
+		exec_retire(ex);
 		return exec_refuse(conn, -EAGAIN, xstrdup("the sprite's agent is not connected"));
 	}
 	core_hold(a->core, ex->name);

@@ -16,14 +16,12 @@ static const struct {
 	const char	*sub;
 	const char	*what;
 } route_missing[] = {
-	{ NULL, "/fs/", "the filesystem calls" },
-	{ NULL, "/policy/", "policies (network, privileges, resources)" },
+	{ NULL, "/fs/watch", "watching files (fs/watch)" },
 	{ NULL, "/services", "services" },
 	{ NULL, "/services/", "services" },
 	{ NULL, "/proxy", "port proxying" },
 	{ NULL, "/control", "control connections (controlMode)" },
 	{ NULL, "/ports/watch", "watching ports" },
-	{ "PUT", "", "updating a sprite (labels, url_settings)" },
 	{ NULL, "/upgrade", "upgrading a sprite" },
 	{ NULL, "/restart", "restarting a sprite (stop and start it)" },
 	{ NULL, "/check", "health checks" },
@@ -128,8 +126,21 @@ route_match(const char *url, const char *method, char **name, char **ckpt, int *
 			return ROUTE_GET;
 		if (strcmp(method, "DELETE") == 0)
 			return ROUTE_DELETE;
+		if (strcmp(method, "PUT") == 0)
+			return ROUTE_UPDATE;
 		*bad_method = 1;
 		return ROUTE_GET;
+	}
+	if (strcmp(slash, "/policy/network") == 0 || strcmp(slash, "/policy/privileges") == 0 ||
+	    strcmp(slash, "/policy/resources") == 0) {
+		*ckpt = xstrdup(slash + 8);
+		*bad_method = strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0 &&
+		    strcmp(method, "DELETE") != 0;
+		return ROUTE_POLICY;
+	}
+	if (strncmp(slash, "/fs/", 4) == 0 && slash[4] != '\0' && strchr(slash + 4, '/') == NULL) {
+		*ckpt = xstrdup(slash + 4);
+		return ROUTE_FS;	/* api/fs.c checks the OP and the method */
 	}
 	if (strcmp(slash, "/start") == 0 || strcmp(slash, "/stop") == 0) {
 		*bad_method = strcmp(method, "POST") != 0;

@@ -40,6 +40,9 @@ enum route {
 	ROUTE_EVENTS,		/* GET /v1/events */
 	ROUTE_CONFIG,		/* POST /v1/sprites/NAME/config */
 	ROUTE_SETTINGS,		/* GET, POST /v1/settings */
+	ROUTE_UPDATE,		/* PUT /v1/sprites/NAME (api/sdk.c) */
+	ROUTE_POLICY,		/* GET, POST, DELETE .../policy/KIND (api/policy.c) */
+	ROUTE_FS,		/* .../fs/OP (api/fs.c); *ckpt is the OP */
 };
 
 /*

@@ -182,6 +182,87 @@ agent_exec_done(struct agent_exec *e)
 	memset(e, 0, sizeof *e);
 }
 
+void
+agent_fs_add(struct buf *out, uint32_t chan, const struct agent_fs *f)
+{
+	size_t off = agent_frame_begin(out, AGENT_FS, chan);
+
+	buf_add_u32(out, f->op);
+	buf_add_u32(out, f->flags);
+	buf_add_u32(out, f->mode);
+	buf_add_u32(out, f->uid);
+	buf_add_u32(out, f->gid);
+	buf_add_u64(out, f->limit);
+	buf_add_str(out, f->path ? f->path : "");
+	buf_add_str(out, f->path2 ? f->path2 : "");
+	buf_add_str(out, f->cwd ? f->cwd : "");
+	agent_frame_end(out, off);
+}
+
+int
+agent_fs_decode(const uint8_t *p, size_t n, struct agent_fs *ret)
+{
+	struct agent_fs f = { 0 };
+	struct rd r;
+
+	rd_init(&r, p, n);
+	f.op = rd_u32(&r);
+	f.flags = rd_u32(&r);
+	f.mode = rd_u32(&r);
+	f.uid = rd_u32(&r);
+	f.gid = rd_u32(&r);
+	f.limit = rd_u64(&r);
+	f.path = rd_str(&r, AGENT_FS_PATH_MAX);
+	f.path2 = rd_str(&r, AGENT_FS_PATH_MAX);
+	f.cwd = rd_str(&r, AGENT_FS_PATH_MAX);
+	if (r.err || rd_left(&r) != 0 || f.op < AGENT_FS_READ || f.op > AGENT_FS_OP_MAX ||
+	    f.path[0] == '\0' || f.mode > 07777) {
+		agent_fs_done(&f);
+		return -EPROTO;
+	}
+	*ret = f;
+	return 0;
+}
+
+void
+agent_fs_done(struct agent_fs *f)
+{
+	free(f->path);
+	free(f->path2);
+	free(f->cwd);
+	memset(f, 0, sizeof *f);
+}
+
+void
+agent_fs_entry_add(struct buf *out, const struct agent_fs_entry *e)
+{
+	buf_add_u8(out, e->type);
+	buf_add_u32(out, e->mode);
+	buf_add_u64(out, e->size);
+	buf_add_u64(out, (uint64_t)e->mtime);
+	buf_add_str(out, e->name);
+}
+
+int
+agent_fs_entry_decode(struct rd *r, struct agent_fs_entry *ret)
+{
+	struct agent_fs_entry e;
+
+	e.type = rd_u8(r);
+	e.mode = rd_u32(r);
+	e.size = rd_u64(r);
+	e.mtime = (int64_t)rd_u64(r);
+	e.name = rd_str(r, AGENT_FS_PATH_MAX);
+	if (r->err || e.type < AGENT_FS_FILE || e.type > AGENT_FS_OTHER || e.mode > 07777 ||
+	    e.name[0] == '\0') {
+		free(e.name);
+		r->err = 1;
+		return -EPROTO;
+	}
+	*ret = e;
+	return 0;
+}
+
 const char *
 agent_type_name(uint16_t type)
 {
@@ -207,6 +288,8 @@ agent_type_name(uint16_t type)
 	case AGENT_REQUEST: return "request";
 	case AGENT_REPLY: return "reply";
 	case AGENT_IDENTITY: return "identity";
+	case AGENT_FS: return "fs";
+	case AGENT_FS_DONE: return "fs-done";
 	}
 	return "unknown";
 }

@@ -24,7 +24,15 @@
  * arguments of a `sprite-env` command run inside the guest (list or make
  * checkpoints, keep the sprite awake); the host answers each with one REPLY
  * of the same id, holding what the command prints and its exit status.
- * An unknown type is ignored, so either side may be newer; a malformed frame
+ * A file request (FS: read, write, list, delete, rename, copy, chmod,
+ * chown) is a session without a process: the host picks its channel as for
+ * an EXEC, a write's bytes follow as STDIN frames ended by STDIN_EOF, a
+ * read's bytes or a list's entries come back as STDOUT frames, all under
+ * the same credit as a session's; SIGNAL cancels it (a write half done
+ * leaves the old file as it was), and it ends with one FS_DONE. Paths are
+ * the guest's, resolved by the guest: the host never opens them.
+ * An unknown type is ignored, so either side may be newer (a host checks
+ * the guest's HELLO version before it sends FS); a malformed frame
  * (bad length or payload) closes the connection.
  *
  * Flow control is per session and by credit, in payload bytes, so that one
@@ -57,7 +65,10 @@
 
 #define AGENT_HDR_SIZE		12
 #define AGENT_MAX_PAYLOAD	(1u << 20)
-#define AGENT_VERSION		3	/* 2: WINDOW and STDIN_WINDOW; 3: REQUEST, IDENTITY */
+#define AGENT_VERSION		4	/* 2: WINDOW and STDIN_WINDOW; 3: REQUEST, IDENTITY;
+					 * 4: FS, FS_DONE */
+/* The first version whose guests serve FS. */
+#define AGENT_VERSION_FS	4
 #define AGENT_PORT_NAME		"org.sprig.agent"
 /* Largest STDOUT/STDERR/STDIN chunk a side sends in one frame. */
 #define AGENT_CHUNK		65536
@@ -92,6 +103,61 @@ enum agent_type {
 	AGENT_REPLY = 41,	/* host: u32 id, i32 exit status, str output */
 	AGENT_IDENTITY = 42,	/* host: str hostname, str machine-id (32 hex),
 				 * str seed (random bytes for the guest's pool) */
+	AGENT_FS = 50,		/* host: struct agent_fs, encoded below */
+	AGENT_FS_DONE = 51,	/* guest: i32 errno (0: done), str message (the
+				 * error's, or else the resolved absolute path),
+				 * u64 value (bytes read or written, entries) */
+};
+
+enum agent_fs_op {
+	AGENT_FS_READ = 1,	/* STDOUT: the file's bytes */
+	AGENT_FS_WRITE,		/* STDIN: the new contents, written to a temporary
+				 * file renamed over the path at STDIN_EOF */
+	AGENT_FS_LIST,		/* STDOUT: entry records (agent_fs_entry); a
+				 * directory lists its entries, else the path itself */
+	AGENT_FS_DELETE,
+	AGENT_FS_RENAME,	/* path -> path2 */
+	AGENT_FS_COPY,		/* path -> path2 */
+	AGENT_FS_CHMOD,
+	AGENT_FS_CHOWN,
+	AGENT_FS_OP_MAX = AGENT_FS_CHOWN,
+};
+
+#define AGENT_FS_RECURSIVE	0x1	/* list, delete, copy, chmod, chown */
+#define AGENT_FS_MKDIRS		0x2	/* write: make every missing parent */
+#define AGENT_FS_MODE		0x4	/* write: give the file @mode */
+#define AGENT_FS_PRESERVE	0x8	/* copy: owner and times too */
+
+/* Longest path or pattern an FS request carries. */
+#define AGENT_FS_PATH_MAX	4096
+
+struct agent_fs {
+	uint32_t	 op;		/* enum agent_fs_op */
+	uint32_t	 flags;
+	uint32_t	 mode;		/* write (with AGENT_FS_MODE), chmod: 07777 bits */
+	uint32_t	 uid, gid;	/* chown: UINT32_MAX leaves it as it is */
+	uint64_t	 limit;		/* read, write: most bytes; list: most entries */
+	char		*path;		/* relative ones start at @cwd */
+	char		*path2;		/* rename, copy: the destination; list: a
+					 * glob the names must match, or "" */
+	char		*cwd;		/* "": "/" */
+};
+
+/* A list's entry: u8 type, u32 mode (07777 bits), u64 size, i64 mtime
+ * (unix seconds), str name (relative to the listed directory). */
+enum agent_fs_type {
+	AGENT_FS_FILE = 1,
+	AGENT_FS_DIR = 2,
+	AGENT_FS_SYMLINK = 3,
+	AGENT_FS_OTHER = 4,
+};
+
+struct agent_fs_entry {
+	uint8_t		 type;
+	uint32_t	 mode;
+	uint64_t	 size;
+	int64_t		 mtime;
+	char		*name;
 };
 
 #define AGENT_EXEC_TTY		0x1	/* run on a pseudo-terminal */
@@ -139,6 +205,19 @@ void agent_exec_add(struct buf *out, uint32_t chan, const struct agent_exec *e);
 /* Decodes an EXEC payload into @ret (freed with agent_exec_done). Returns 0 or -EPROTO. */
 int agent_exec_decode(const uint8_t *p, size_t n, struct agent_exec *ret);
 void agent_exec_done(struct agent_exec *e);
+
+/* Appends an FS frame for @f on @chan. */
+void agent_fs_add(struct buf *out, uint32_t chan, const struct agent_fs *f);
+/* Decodes an FS payload into @ret (freed with agent_fs_done). Returns 0 or
+ * -EPROTO (an unknown op, an empty path, a mode beyond 07777). */
+int agent_fs_decode(const uint8_t *p, size_t n, struct agent_fs *ret);
+void agent_fs_done(struct agent_fs *f);
+
+/* Appends one list entry record to @out. */
+void agent_fs_entry_add(struct buf *out, const struct agent_fs_entry *e);
+/* Decodes the next record from @r into @ret (ret->name newly allocated).
+ * Returns 0, or -EPROTO with nothing allocated. */
+int agent_fs_entry_decode(struct rd *r, struct agent_fs_entry *ret);
 
 const char *agent_type_name(uint16_t type);
 

@@ -19,6 +19,8 @@
 
 #define CAPS_MAX_AWAKE	"max_awake"
 #define CAPS_MAX_MEMORY	"max_memory_mb"
+#define CAPS_MAX_EXECS	"max_execs"
+#define CAPS_MAX_EXECS_SPRITE	"max_execs_per_sprite"
 
 static int64_t
 caps_setting(struct core *c, const char *key)
@@ -32,22 +34,40 @@ caps_setting(struct core *c, const char *key)
 	return n > 0 ? n : 0;
 }
 
+/* A limit with a default: unset is @def, a stored 0 is none. */
+static int64_t
+caps_setting_or(struct core *c, const char *key, int64_t def)
+{
+	char *v = NULL;
+	int64_t n = def;
+
+	if (store_setting_get(c->store, key, &v) == 0)
+		n = strtoll(v, NULL, 10);
+	free(v);
+	return n > 0 ? n : 0;
+}
+
 int
 core_settings_get(struct core *c, struct core_settings *ret)
 {
 	ret->max_awake = caps_setting(c, CAPS_MAX_AWAKE);
 	ret->max_memory_mb = caps_setting(c, CAPS_MAX_MEMORY);
+	ret->max_execs = caps_setting_or(c, CAPS_MAX_EXECS, CORE_MAX_EXECS);
+	ret->max_execs_sprite = caps_setting_or(c, CAPS_MAX_EXECS_SPRITE,
+	    CORE_MAX_EXECS_SPRITE);
 	return 0;
 }
 
+/* Stores limit @v; with @keep_zero a 0 is kept (none, over a default),
+ * else it unsets the key. */
 static int
-caps_store(struct core *c, const char *key, int64_t v, char **cause)
+caps_store(struct core *c, const char *key, int64_t v, int keep_zero, char **cause)
 {
 	char text[32];
 	int r;
 
 	snprintf(text, sizeof text, "%lld", (long long)v);
-	r = store_setting_set(c->store, key, v > 0 ? text : NULL);
+	r = store_setting_set(c->store, key, v > 0 || keep_zero ? text : NULL);
 	if (r < 0)
 		*cause = xasprintf("cannot save the setting %s: %s", key, store_errmsg(c->store));
 	return r;
@@ -58,19 +78,29 @@ core_settings_set(struct core *c, const struct core_settings *set, char **cause)
 {
 	int r = 0;
 
-	if (set->max_awake < -1 || set->max_memory_mb < -1) {
+	struct core_settings now;
+
+	if (set->max_awake < -1 || set->max_memory_mb < -1 || set->max_execs < -1 ||
+	    set->max_execs_sprite < -1) {
 		*cause = xstrdup("a limit is a positive number, or 0 for none");
 		return -EINVAL;
 	}
 	if (set->max_awake >= 0)
-		r = caps_store(c, CAPS_MAX_AWAKE, set->max_awake, cause);
+		r = caps_store(c, CAPS_MAX_AWAKE, set->max_awake, 0, cause);
 	if (r == 0 && set->max_memory_mb >= 0)
-		r = caps_store(c, CAPS_MAX_MEMORY, set->max_memory_mb, cause);
-	if (r == 0)
-		core_event(c, NULL, "config", "limits: %lld awake sprites, %lld MiB of guest "
-		    "memory (0: none)", (long long)caps_setting(c, CAPS_MAX_AWAKE),
-		    (long long)caps_setting(c, CAPS_MAX_MEMORY));
-	return r;
+		r = caps_store(c, CAPS_MAX_MEMORY, set->max_memory_mb, 0, cause);
+	if (r == 0 && set->max_execs >= 0)
+		r = caps_store(c, CAPS_MAX_EXECS, set->max_execs, 1, cause);
+	if (r == 0 && set->max_execs_sprite >= 0)
+		r = caps_store(c, CAPS_MAX_EXECS_SPRITE, set->max_execs_sprite, 1, cause);
+	if (r < 0)
+		return r;
+	core_settings_get(c, &now);
+	core_event(c, NULL, "config", "limits: %lld awake sprites, %lld MiB of guest "
+	    "memory, %lld execs at once, %lld in one sprite (0: none)",
+	    (long long)now.max_awake, (long long)now.max_memory_mb,
+	    (long long)now.max_execs, (long long)now.max_execs_sprite);
+	return 0;
 }
 
 /* Whether @s may be put to sleep to make room. */

@@ -82,7 +82,15 @@ int core_set_idle(struct core *c, const char *name, int64_t idle_s, char **cause
 struct core_settings {
 	int64_t		 max_awake;	/* sprites awake at once */
 	int64_t		 max_memory_mb;	/* guest memory of the awake sprites */
+	/* Commands the API runs at once (not the detachable sessions, which
+	 * have their own cap), in all and in one sprite: past them an exec is
+	 * refused, not queued. Unset, they are CORE_MAX_EXECS and
+	 * CORE_MAX_EXECS_SPRITE; 0 is none. */
+	int64_t		 max_execs;
+	int64_t		 max_execs_sprite;
 };
+#define CORE_MAX_EXECS		256
+#define CORE_MAX_EXECS_SPRITE	64
 int core_settings_get(struct core *c, struct core_settings *ret);
 int core_settings_set(struct core *c, const struct core_settings *set, char **cause);
 
@@ -182,5 +190,33 @@ int core_create_from_template(struct core *c, const char *name, const char *tnam
  * -EAGAIN when it is not running (cause says what to do). The pointer is
  * valid until the channel reports lost to its sessions. */
 int core_agent(struct core *c, const char *name, struct agent **ret, char **cause);
+
+/*
+ * Files (core/files.c): one request (common/agent_proto.h's struct
+ * agent_fs) done by @name's guest on the guest's paths. A sleeping sprite
+ * is woken first and a busy one waited for; a stopped one is refused when
+ * the request is sent (-EAGAIN, cause says how to start it). The request
+ * counts as use and keeps the sprite awake while it runs.
+ */
+struct agent_fs;
+struct core_fs;
+struct core_fs_callbacks {
+	/* A read's bytes, or a list's entry records; the guest sends more as
+	 * core_fs_consumed counts them used. */
+	void (*data)(void *arg, const uint8_t *p, size_t n);
+	/* The end, called once: @err 0 with the @path the guest resolved and
+	 * @value (bytes, entries), or a negative errno with @cause. */
+	void (*done)(void *arg, int err, const char *cause, const char *path, uint64_t value);
+};
+/* Returns 0 with the request in *ret (core's until done or core_fs_cancel),
+ * or a negative errno with *cause. A write's @body (@len bytes) stays the
+ * caller's and must live until then. */
+int core_fs(struct core *c, const char *name, const struct agent_fs *req, const void *body,
+    size_t len, const struct core_fs_callbacks *cb, void *arg, struct core_fs **ret,
+    char **cause);
+void core_fs_consumed(struct core_fs *f, size_t n);
+/* The caller leaves: no more callbacks; the guest drops the request (a
+ * write leaves the file as it was). */
+void core_fs_cancel(struct core_fs *f);
 
 #endif

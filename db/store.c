@@ -138,6 +138,17 @@ static const char *const migrations[] = {
 	"  name TEXT NOT NULL PRIMARY KEY,"
 	"  hash TEXT NOT NULL UNIQUE,"
 	"  created_at INTEGER NOT NULL);",
+
+	/* 5: what the Sprites API keeps per sprite beside v1's labels: its
+	 * URL settings, and its policies (network, privileges, resources) as
+	 * the JSON the API checked, one row per kind, gone with the sprite. */
+	"ALTER TABLE sprites ADD COLUMN url_settings TEXT;"
+	"CREATE TABLE policies ("
+	"  sprite_id INTEGER NOT NULL REFERENCES sprites(id) ON DELETE CASCADE,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('network', 'privileges', 'resources')),"
+	"  body TEXT NOT NULL,"
+	"  updated_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (sprite_id, kind));",
 };
 #define SCHEMA_LATEST ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -921,7 +932,7 @@ layer_rows_free(struct layer_row *rows, size_t n)
 	"s.top_layer_id, s.mem_mb, s.cpus, s.pid, s.pid_start, "	\
 	"s.run_dir, s.last_error, s.created_at, s.updated_at, "		\
 	"s.head_checkpoint_id, s.undo_checkpoint_id, s.origin, "	\
-	"coalesce(s.idle_s, -1) "					\
+	"coalesce(s.idle_s, -1), s.labels, s.url_settings "		\
 	"FROM sprites s JOIN images i ON i.id = s.image_id "
 
 static void
@@ -945,6 +956,8 @@ sprite_read(sqlite3_stmt *st, struct sprite_row *row)
 	row->undo_checkpoint_id = sqlite3_column_int64(st, 15);
 	row->origin = column_text(st, 16);
 	row->idle_s = sqlite3_column_int64(st, 17);
+	row->labels = column_text(st, 18);
+	row->url_settings = column_text(st, 19);
 }
 
 int
@@ -1064,6 +1077,21 @@ store_sprite_set_idle(struct store *s, int64_t id, int64_t idle_s)
 }
 
 int
+store_sprite_set_meta(struct store *s, int64_t id, const char *labels,
+    const char *url_settings)
+{
+	struct query q;
+
+	query_init(&q, s, "UPDATE sprites SET labels = coalesce(?, labels), "
+	    "url_settings = coalesce(?, url_settings), updated_at = ? WHERE id = ?");
+	bind_text(&q, labels);
+	bind_text(&q, url_settings);
+	bind_int(&q, now_unix_ms());
+	bind_int(&q, id);
+	return query_change(&q, "sprite", id);
+}
+
+int
 store_sprite_set_process(struct store *s, int64_t id, int64_t pid,
     uint64_t pid_start, const char *run_dir)
 {
@@ -1165,6 +1193,8 @@ sprite_row_done(struct sprite_row *row)
 	free(row->run_dir);
 	free(row->last_error);
 	free(row->origin);
+	free(row->labels);
+	free(row->url_settings);
 	memset(row, 0, sizeof *row);
 }
 
@@ -1516,6 +1546,45 @@ store_setting_set(struct store *s, const char *key, const char *value)
 		    "ON CONFLICT (key) DO UPDATE SET value = excluded.value");
 		bind_text(&q, key);
 		bind_text(&q, value);
+	}
+	return query_exec(&q);
+}
+
+/* Policies. */
+
+int
+store_policy_get(struct store *s, int64_t sprite_id, const char *kind, char **ret)
+{
+	struct query q;
+	int r;
+
+	query_init(&q, s, "SELECT body FROM policies WHERE sprite_id = ? AND kind = ?");
+	bind_int(&q, sprite_id);
+	bind_text(&q, kind);
+	r = query_row(&q, "policy");
+	if (r == 0)
+		*ret = column_text(q.st, 0);
+	query_done(&q);
+	return r;
+}
+
+int
+store_policy_set(struct store *s, int64_t sprite_id, const char *kind, const char *body)
+{
+	struct query q;
+
+	if (body == NULL) {
+		query_init(&q, s, "DELETE FROM policies WHERE sprite_id = ? AND kind = ?");
+		bind_int(&q, sprite_id);
+		bind_text(&q, kind);
+	} else {
+		query_init(&q, s, "INSERT INTO policies (sprite_id, kind, body, updated_at) "
+		    "VALUES (?, ?, ?, ?) ON CONFLICT (sprite_id, kind) DO UPDATE SET "
+		    "body = excluded.body, updated_at = excluded.updated_at");
+		bind_int(&q, sprite_id);
+		bind_text(&q, kind);
+		bind_text(&q, body);
+		bind_int(&q, now_unix_ms());
 	}
 	return query_exec(&q);
 }

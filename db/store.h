@@ -68,6 +68,9 @@ struct sprite_row {
 					 * "base@v3" (a fork), "node-base" (a template) */
 	/* Schema v3. */
 	int64_t	 idle_s;		/* its own idle time: -1 the daemon's, 0 never */
+	/* Schema v1's labels, v5's URL settings: JSON as the API checked it. */
+	char	*labels;		/* an array of strings, "[]" when none */
+	char	*url_settings;		/* an object, or NULL when never set */
 };
 
 /* A frozen point of a sprite's timeline (schema v2). */
@@ -199,6 +202,10 @@ int store_sprite_set_state(struct store *s, int64_t id, const char *state,
 /* Sets the sprite's own idle time in seconds (0: never sleeps; -1: back to
  * the daemon's default). */
 int store_sprite_set_idle(struct store *s, int64_t id, int64_t idle_s);
+/* Sets the sprite's labels and URL settings (JSON text); NULL leaves one
+ * as it is. */
+int store_sprite_set_meta(struct store *s, int64_t id, const char *labels,
+    const char *url_settings);
 /* Records the QEMU process of an awake sprite (pid 0 and NULL clear it). */
 int store_sprite_set_process(struct store *s, int64_t id, int64_t pid,
     uint64_t pid_start, const char *run_dir);
@@ -214,6 +221,13 @@ void sprite_rows_free(struct sprite_row *rows, size_t n);
  * value, or -ENOENT when unset; set with @value NULL unsets. */
 int store_setting_get(struct store *s, const char *key, char **ret);
 int store_setting_set(struct store *s, const char *key, const char *value);
+
+/* A sprite's policies (schema v5): @kind "network", "privileges" or
+ * "resources", the body JSON text. get: newly allocated, or -ENOENT when
+ * none was set; set with @body NULL deletes it (nothing to delete is not
+ * an error); an unknown @kind or sprite is -EINVAL. They go with the sprite. */
+int store_policy_get(struct store *s, int64_t sprite_id, const char *kind, char **ret);
+int store_policy_set(struct store *s, int64_t sprite_id, const char *kind, const char *body);
 
 /* Events: an append-only log, trimmed to the newest STORE_EVENTS_KEEP. */
 #define STORE_EVENTS_KEEP	10000

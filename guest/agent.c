@@ -38,6 +38,7 @@
 #include "common/buf.h"
 #include "common/loop.h"
 #include "common/xmalloc.h"
+#include "files.h"
 #include "identity.h"
 #include "request.h"
 #include "session.h"
@@ -178,6 +179,7 @@ agent_down(const char *why)
 	ag.head_left = 0;
 	buf_reset(&ag.in);
 	buf_reset(&ag.out);
+	files_kill_all();
 	request_host_gone();
 	agent_retry(AGENT_RETRY_MS);
 }
@@ -196,6 +198,7 @@ agent_greet(void)
 	buf_reset(&ag.in);
 	buf_reset(&ag.out);
 	session_kill_all();
+	files_kill_all();
 	request_host_gone();
 	agent_send_hello();
 }
@@ -217,6 +220,7 @@ agent_host_hello(uint32_t version, uint64_t ms)
 	/* What is queued was for the previous host and its sessions, killed here. */
 	agent_out_drop_unsent();
 	session_kill_all();
+	files_kill_all();
 	request_host_gone();
 	agent_send_hello();
 }
@@ -254,6 +258,9 @@ agent_frame(const struct agent_hdr *h, const uint8_t *p)
 	uint64_t ms;
 	uint16_t rows, cols;
 
+	/* A file request's channel carries the same frames as a session's. */
+	if (files_frame(h->type, h->chan, p, h->len))
+		return;
 	rd_init(&r, p, h->len);
 	/* Fixed payloads may grow at the end in a newer host: only too short is wrong. */
 	switch (h->type) {
@@ -280,6 +287,9 @@ agent_frame(const struct agent_hdr *h, const uint8_t *p)
 		return;
 	case AGENT_EXEC:
 		agent_exec(h->chan, p, h->len);
+		return;
+	case AGENT_FS:
+		files_request(h->chan, p, h->len);
 		return;
 	case AGENT_STDIN:
 		session_stdin(h->chan, p, h->len);
@@ -537,6 +547,8 @@ agent_before_sleep(struct loop *l, void *arg)
 {
 	int mask;
 
+	if (ag.up)
+		files_pump(buf_used(&ag.out) > AGENT_OUT_HIGH);
 	agent_flush();
 	agent_trim(&ag.in);
 	agent_trim(&ag.out);

@@ -53,6 +53,7 @@ struct agent {
 	struct buf			 in;
 	struct buf			 out;
 	int				 ready;
+	uint32_t			 version;	/* the guest's, from its HELLO */
 	int				 closed;
 	int				 in_callback;	/* agent_free deferred while > 0 */
 	int				 free_pending;
@@ -305,7 +306,7 @@ agent_on_frame(struct agent *a, const struct agent_hdr *h, const uint8_t *p)
 		s = agent_find(a, h->chan);
 	switch (h->type) {
 	case AGENT_HELLO:
-		(void)rd_u32(&r);
+		a->version = rd_u32(&r);
 		msg = rd_str(&r, 256);
 		a->ready = 1;
 		if (a->cb->hello != NULL)
@@ -326,13 +327,13 @@ agent_on_frame(struct agent *a, const struct agent_hdr *h, const uint8_t *p)
 		}
 		break;
 	case AGENT_EXEC_OK:
-		if (s != NULL && !s->started) {
+		if (s != NULL && !s->started && s->cb->started != NULL) {
 			s->started = 1;
 			s->cb->started(s->arg, 0, NULL);
 		}
 		break;
 	case AGENT_EXEC_ERR:
-		if (s == NULL)
+		if (s == NULL || s->cb->started == NULL)	/* none: a file request */
 			break;
 		code = (int32_t)rd_u32(&r);
 		msg = rd_str(&r, 4096);
@@ -359,7 +360,7 @@ agent_on_frame(struct agent *a, const struct agent_hdr *h, const uint8_t *p)
 			agent_on_stdin_window(a, s, bytes);
 		break;
 	case AGENT_EXIT:
-		if (s == NULL)
+		if (s == NULL || s->cb->exited == NULL)
 			break;
 		code = (int32_t)rd_u32(&r);
 		sig = (int32_t)rd_u32(&r);
@@ -368,6 +369,23 @@ agent_on_frame(struct agent *a, const struct agent_hdr *h, const uint8_t *p)
 		agent_unlink(a, s);
 		/* The guest's numbers are not trusted to be in range. */
 		cb->exited(cb_arg, sig > 0 && sig < 128 ? 128 + sig : code, sig);
+		break;
+	case AGENT_FS_DONE:
+		if (s == NULL || s->cb->fs_done == NULL)
+			break;
+		code = (int32_t)rd_u32(&r);
+		msg = rd_str(&r, 4096);
+		cookie = rd_u64(&r);
+		cb = s->cb;
+		cb_arg = s->arg;
+		agent_unlink(a, s);
+		/* A guest's errno is not trusted to be one. */
+		if (r.err)
+			cb->fs_done(cb_arg, -EPROTO, "the guest sent a malformed answer", 0);
+		else
+			cb->fs_done(cb_arg, code > 0 && code < 4096 ? -code : code == 0 ? 0 : -EIO,
+			    msg, cookie);
+		free(msg);
 		break;
 	case AGENT_REQUEST:
 		agent_on_request(a, p, h->len);
@@ -451,15 +469,17 @@ agent_io(struct loop *l, int fd, int events, void *arg)
 	}
 }
 
-int
-agent_exec(struct agent *a, const struct agent_exec *e,
-    const struct agent_session_callbacks *cb, void *arg, uint32_t *ret_chan)
+/* A new session on a new channel, for an EXEC or FS the caller sends;
+ * NULL while there is no guest to send it to. */
+static struct agent_session *
+agent_session_new(struct agent *a, const struct agent_session_callbacks *cb, void *arg)
 {
 	struct agent_session *s;
 
 	if (a->closed || !a->ready)
-		return -ENOTCONN;
+		return NULL;
 	s = xcalloc(1, sizeof *s);
+
 	s->chan = a->next_chan++;
 	if (a->next_chan == 0)
 		a->next_chan = 1;
@@ -469,7 +489,35 @@ agent_exec(struct agent *a, const struct agent_exec *e,
 	buf_init(&s->stdin_backlog);
 	s->next = a->sessions;
 	a->sessions = s;
+	return s;
+}
+
+int
+agent_exec(struct agent *a, const struct agent_exec *e,
+    const struct agent_session_callbacks *cb, void *arg, uint32_t *ret_chan)
+{
+	struct agent_session *s = agent_session_new(a, cb, arg);
+
+	if (s == NULL)
+		return -ENOTCONN;
 	agent_exec_add(&a->out, s->chan, e);
+	agent_update_mask(a);
+	*ret_chan = s->chan;
+	return 0;
+}
+
+int
+agent_fs(struct agent *a, const struct agent_fs *f,
+    const struct agent_session_callbacks *cb, void *arg, uint32_t *ret_chan)
+{
+	struct agent_session *s;
+
+	if (!a->closed && a->ready && a->version < AGENT_VERSION_FS)
+		return -ENOTSUP;
+	if ((s = agent_session_new(a, cb, arg)) == NULL)
+		return -ENOTCONN;
+	s->started = 1;
+	agent_fs_add(&a->out, s->chan, f);
 	agent_update_mask(a);
 	*ret_chan = s->chan;
 	return 0;

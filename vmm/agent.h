@@ -61,6 +61,9 @@ struct agent_session_callbacks {
 	 * written it), and the guest stops sending while AGENT_WINDOW_SIZE
 	 * bytes are not consumed. */
 	int manual_window;
+	/* A file request's end (agent_fs): @err 0 or a negative errno, with
+	 * the guest's message (on success the path it resolved) and value. */
+	void (*fs_done)(void *arg, int err, const char *message, uint64_t value);
 };
 
 /* Takes ownership of the connected @fd and sends HELLO. */
@@ -71,6 +74,15 @@ int agent_ready(const struct agent *a);	/* the guest's HELLO has arrived */
 
 /* Starts @e in the guest. Returns 0 with the session's channel in *ret_chan. */
 int agent_exec(struct agent *a, const struct agent_exec *e,
+    const struct agent_session_callbacks *cb, void *arg, uint32_t *ret_chan);
+/*
+ * Starts file request @f in the guest: a session whose callbacks are
+ * output (a read's bytes, a list's records), stdin_room (a write's bytes go
+ * with agent_stdin and end with agent_stdin_eof), lost and fs_done; it is
+ * cancelled with agent_forget. Returns 0 with its channel in *ret_chan,
+ * -ENOTCONN, or -ENOTSUP for a guest too old to serve files.
+ */
+int agent_fs(struct agent *a, const struct agent_fs *f,
     const struct agent_session_callbacks *cb, void *arg, uint32_t *ret_chan);
 /*
  * Sends @len bytes to the process's stdin. Returns 0, -ENOENT for a session

@@ -3,7 +3,8 @@
  * (vmm/agent.c). What a guest sends is not to be trusted (code of any kind
  * runs in it), so any bytes on the channel must leave the daemon standing:
  * the input is written as the guest, with one exec session open to receive
- * output, exits and windows.
+ * output, exits and windows, and once the guest says HELLO a file request
+ * (agent_fs) to receive data and its FS_DONE.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -18,9 +19,20 @@ struct state {
 	int	closed;
 };
 
+static void fs_output(void *arg, int stream, const uint8_t *data, size_t len) { }
+static void fs_lost(void *arg, const char *why) { }
+static void fs_done(void *arg, int err, const char *message, uint64_t value) { }
+
 static void
 on_hello(struct agent *a, const char *hostname, void *arg)
 {
+	static const struct agent_session_callbacks fcb = {
+		.output = fs_output, .lost = fs_lost, .fs_done = fs_done, .manual_window = 1,
+	};
+	struct agent_fs f = { .op = AGENT_FS_READ, .path = "/etc/hostname", .limit = 1 << 20 };
+	uint32_t chan;
+
+	agent_fs(a, &f, &fcb, NULL, &chan);
 }
 
 static void

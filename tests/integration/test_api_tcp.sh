@@ -41,11 +41,15 @@ expect_eq "with the token" '{"sprites":[],"has_more":false}' "$(curl -s "${auth[
 expect_eq "the scheme is case-insensitive" 200 "$(code -H "Authorization: bearer $token" "$base/v1/sprites")"
 expect_eq "an unknown route with the token is 404" 404 "$(code "${auth[@]}" "$base/v2/nothing")"
 expect_contains "an SDK route sprig lacks is a 501" '"error":"not_implemented"' \
+	"$(curl -s "${auth[@]}" "$base/v1/sprites/x/fs/watch")"
+expect_contains "a file call on a missing sprite is a 404 in the SDK's file error shape" \
+	'"code":"not_found","path":"/etc/hostname"' \
 	"$(curl -s "${auth[@]}" "$base/v1/sprites/x/fs/read?path=/etc/hostname")"
-expect_contains "updating labels is a 501" 'labels' \
+expect_contains "updating a missing sprite's labels is a 404" '"error":"not_found"' \
 	"$(curl -s "${auth[@]}" -X PUT "$base/v1/sprites/x" -d '{"labels":["a"]}')"
-expect_contains "a create with labels is a 501, not a silent success" '"error":"not_implemented"' \
-	"$(curl -s "${auth[@]}" -X POST "$base/v1/sprites" -d '{"name":"x","labels":["a"]}')"
+expect_contains "a create with an environment is a 501, not a silent success" \
+	'"error":"not_implemented"' \
+	"$(curl -s "${auth[@]}" -X POST "$base/v1/sprites" -d '{"name":"x","environment":{"A":"1"}}')"
 expect_eq "bad max_results" 400 "$(code "${auth[@]}" "$base/v1/sprites?max_results=0")"
 
 expect_eq "tokens cannot be listed over TCP" 403 "$(code "${auth[@]}" "$base/v1/tokens")"

@@ -1,6 +1,6 @@
 /*
  * test_agent_proto: the agent frame codec (common/agent_proto.c): headers,
- * whole frames, and EXEC payloads both well formed and hostile. A decoder
+ * whole frames, and EXEC and FS payloads both well formed and hostile. A decoder
  * that accepts a bad EXEC, or leaks while refusing it, is a guest PID 1
  * that a confused host can crash or grow.
  */
@@ -141,19 +141,26 @@ test_frame_begin_end_compacting(void **state)
 	buf_done(&b);
 }
 
+/* Checks the header of the one frame in @b and leaves its payload. */
+static void
+frame_payload(struct buf *b, uint16_t type, uint32_t chan)
+{
+	struct agent_hdr h;
+
+	assert_int_equal(agent_hdr_decode(buf_head(b), buf_used(b), &h), 0);
+	assert_int_equal(h.type, type);
+	assert_int_equal(h.chan, chan);
+	assert_int_equal(h.len, buf_used(b) - AGENT_HDR_SIZE);
+	buf_consume(b, AGENT_HDR_SIZE);
+}
+
 /* Encodes @e as an EXEC frame and returns its payload, checking the header. */
 static void
 exec_encode(const struct agent_exec *e, struct buf *b, uint32_t chan)
 {
-	struct agent_hdr h;
-
 	buf_init(b);
 	agent_exec_add(b, chan, e);
-	assert_int_equal(agent_hdr_decode(buf_head(b), buf_used(b), &h), 0);
-	assert_int_equal(h.type, AGENT_EXEC);
-	assert_int_equal(h.chan, chan);
-	assert_int_equal(h.len, buf_used(b) - AGENT_HDR_SIZE);
-	buf_consume(b, AGENT_HDR_SIZE);
+	frame_payload(b, AGENT_EXEC, chan);
 }
 
 static void
@@ -504,6 +511,166 @@ test_window_constants(void **state)
 	assert_true(AGENT_VERSION >= 2);
 }
 
+/* Encodes @f as an FS frame and returns its payload, checking the header. */
+static void
+fs_encode(const struct agent_fs *f, struct buf *b, uint32_t chan)
+{
+	buf_init(b);
+	agent_fs_add(b, chan, f);
+	frame_payload(b, AGENT_FS, chan);
+}
+
+static void
+test_fs_round_trip(void **state)
+{
+	struct agent_fs f = {
+		.op = AGENT_FS_COPY, .flags = AGENT_FS_RECURSIVE | AGENT_FS_PRESERVE,
+		.mode = 0755, .uid = 1000, .gid = UINT32_MAX, .limit = 32u << 20,
+		.path = "../etc/hostname", .path2 = "/tmp/a b", .cwd = "/root",
+	};
+	struct agent_fs d;
+	struct buf b;
+
+	fs_encode(&f, &b, 9);
+	assert_int_equal(agent_fs_decode(buf_head(&b), buf_used(&b), &d), 0);
+	assert_int_equal(d.op, AGENT_FS_COPY);
+	assert_int_equal(d.flags, AGENT_FS_RECURSIVE | AGENT_FS_PRESERVE);
+	assert_int_equal(d.mode, 0755);
+	assert_int_equal(d.uid, 1000);
+	assert_int_equal(d.gid, UINT32_MAX);
+	assert_int_equal(d.limit, 32u << 20);
+	assert_string_equal(d.path, "../etc/hostname");
+	assert_string_equal(d.path2, "/tmp/a b");
+	assert_string_equal(d.cwd, "/root");
+	agent_fs_done(&d);
+	assert_null(d.path);
+	buf_done(&b);
+
+	/* NULL path2 and cwd go as "". */
+	f = (struct agent_fs){ .op = AGENT_FS_READ, .path = "x" };
+	fs_encode(&f, &b, 1);
+	assert_int_equal(agent_fs_decode(buf_head(&b), buf_used(&b), &d), 0);
+	assert_string_equal(d.path2, "");
+	assert_string_equal(d.cwd, "");
+	agent_fs_done(&d);
+	buf_done(&b);
+}
+
+static void
+assert_fs_rejected(const struct agent_fs *f)
+{
+	struct agent_fs d;
+	struct buf b;
+
+	fs_encode(f, &b, 2);
+	memset(&d, 0x5a, sizeof d);
+	assert_int_equal(agent_fs_decode(buf_head(&b), buf_used(&b), &d), -EPROTO);
+	buf_done(&b);
+}
+
+/* Unknown ops, an empty path, a mode past 07777, any truncation, trailing
+ * bytes and a NUL inside a path are refused. */
+static void
+test_fs_hostile(void **state)
+{
+	struct agent_fs f = { .op = AGENT_FS_WRITE, .path = "/a", .path2 = "", .cwd = "/" };
+	struct agent_fs d;
+	struct buf b;
+	uint8_t *p;
+
+	f.op = 0;
+	assert_fs_rejected(&f);
+	f.op = AGENT_FS_OP_MAX + 1;
+	assert_fs_rejected(&f);
+	f.op = AGENT_FS_WRITE;
+	f.path = "";
+	assert_fs_rejected(&f);
+	f.path = "/a";
+	f.mode = 010000;
+	assert_fs_rejected(&f);
+	f.mode = 0644;
+
+	fs_encode(&f, &b, 2);
+	for (size_t n = 0; n < buf_used(&b); n++)
+		assert_int_equal(agent_fs_decode(buf_head(&b), n, &d), -EPROTO);
+	buf_add_u8(&b, 0);
+	assert_int_equal(agent_fs_decode(buf_head(&b), buf_used(&b), &d), -EPROTO);
+	buf_done(&b);
+
+	/* "/a" becomes "/\0": a C string would name another file. */
+	fs_encode(&f, &b, 2);
+	p = memchr(buf_head(&b), 'a', buf_used(&b));
+	assert_non_null(p);
+	*p = '\0';
+	assert_int_equal(agent_fs_decode(buf_head(&b), buf_used(&b), &d), -EPROTO);
+	buf_done(&b);
+
+	/* A path longer than AGENT_FS_PATH_MAX. */
+	f.path = calloc(1, AGENT_FS_PATH_MAX + 2);
+	memset(f.path, 'x', AGENT_FS_PATH_MAX + 1);
+	assert_fs_rejected(&f);
+	free(f.path);
+}
+
+static void
+test_fs_entries(void **state)
+{
+	struct agent_fs_entry e[2] = {
+		{ .type = AGENT_FS_DIR, .mode = 0755, .size = 4096, .mtime = 1700000000,
+		  .name = "sub" },
+		{ .type = AGENT_FS_SYMLINK, .mode = 0777, .size = (uint64_t)1 << 40,
+		  .mtime = -5, .name = "sub/link" },
+	}, d;
+	struct buf b;
+	struct rd r;
+	size_t one;
+
+	buf_init(&b);
+	agent_fs_entry_add(&b, &e[0]);
+	one = buf_used(&b);
+	agent_fs_entry_add(&b, &e[1]);
+	rd_init(&r, buf_head(&b), buf_used(&b));
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(agent_fs_entry_decode(&r, &d), 0);
+		assert_int_equal(d.type, e[i].type);
+		assert_int_equal(d.mode, e[i].mode);
+		assert_int_equal(d.size, e[i].size);
+		assert_int_equal(d.mtime, e[i].mtime);
+		assert_string_equal(d.name, e[i].name);
+		free(d.name);
+	}
+	assert_int_equal(rd_left(&r), 0);
+
+	/* Cut short anywhere, the record is refused. */
+	for (size_t n = 0; n < one; n++) {
+		rd_init(&r, buf_head(&b), n);
+		assert_int_equal(agent_fs_entry_decode(&r, &d), -EPROTO);
+	}
+	buf_done(&b);
+
+	/* An unknown type, a mode past 07777 and an empty name too. */
+	e[0].type = 9;
+	buf_init(&b);
+	agent_fs_entry_add(&b, &e[0]);
+	rd_init(&r, buf_head(&b), buf_used(&b));
+	assert_int_equal(agent_fs_entry_decode(&r, &d), -EPROTO);
+	buf_done(&b);
+	e[0].type = AGENT_FS_FILE;
+	e[0].mode = 070000;
+	buf_init(&b);
+	agent_fs_entry_add(&b, &e[0]);
+	rd_init(&r, buf_head(&b), buf_used(&b));
+	assert_int_equal(agent_fs_entry_decode(&r, &d), -EPROTO);
+	buf_done(&b);
+	e[0].mode = 0644;
+	e[0].name = "";
+	buf_init(&b);
+	agent_fs_entry_add(&b, &e[0]);
+	rd_init(&r, buf_head(&b), buf_used(&b));
+	assert_int_equal(agent_fs_entry_decode(&r, &d), -EPROTO);
+	buf_done(&b);
+}
+
 static void
 test_type_names(void **state)
 {
@@ -511,6 +678,8 @@ test_type_names(void **state)
 	assert_string_equal(agent_type_name(AGENT_SHUTDOWN), "shutdown");
 	assert_string_equal(agent_type_name(AGENT_WINDOW), "window");
 	assert_string_equal(agent_type_name(AGENT_STDIN_WINDOW), "stdin-window");
+	assert_string_equal(agent_type_name(AGENT_FS), "fs");
+	assert_string_equal(agent_type_name(AGENT_FS_DONE), "fs-done");
 	assert_string_equal(agent_type_name(999), "unknown");
 }
 
@@ -535,6 +704,9 @@ main(void)
 		cmocka_unit_test(test_window_wire_bytes),
 		cmocka_unit_test(test_window_decode_lengths),
 		cmocka_unit_test(test_window_constants),
+		cmocka_unit_test(test_fs_round_trip),
+		cmocka_unit_test(test_fs_hostile),
+		cmocka_unit_test(test_fs_entries),
 		cmocka_unit_test(test_type_names),
 	};
 

@@ -23,7 +23,7 @@
 #include "db/store.h"
 
 /* The schema version this sprig writes; bump with each migration. */
-#define SCHEMA_LATEST	4
+#define SCHEMA_LATEST	5
 
 /* Schema version 1 as sprig 1 wrote it, to test upgrades from a real one. */
 static const char v1_schema[] =
@@ -366,6 +366,8 @@ test_migrate_v1(void **state)
 	assert_int_equal(sp.undo_checkpoint_id, 0);
 	assert_null(sp.origin);
 	assert_int_equal(sp.idle_s, -1);	/* v3: the daemon's default */
+	assert_string_equal(sp.labels, "[]");	/* v1's default */
+	assert_null(sp.url_settings);		/* v5: never set */
 	sprite_row_done(&sp);
 	assert_int_equal(store_checkpoint_get(f->s, 1, 0, &c), 0);
 	assert_int_equal(c.layer_id, 1);
@@ -815,16 +817,22 @@ test_sprite_delete_cascades_checkpoints(void **state)
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM layers"), 2);
 }
 
+/* A sprite "dev" on an image and a layer of its own; returns its id. */
+static int64_t
+add_dev_sprite(struct store *s)
+{
+	int64_t img = add_image(s, "minimal", "h");
+
+	return add_sprite(s, "dev", img, add_layer(s, img, 0, "/layers/1.qcow2"));
+}
+
 static void
 test_sprite_idle(void **state)
 {
 	struct fixture *f = *state;
 	struct sprite_row got;
-	int64_t img, l1, id;
+	int64_t id = add_dev_sprite(f->s);
 
-	img = add_image(f->s, "minimal", "h");
-	l1 = add_layer(f->s, img, 0, "/layers/1.qcow2");
-	id = add_sprite(f->s, "dev", img, l1);
 	got = get_sprite(f->s, "dev");
 	assert_int_equal(got.idle_s, -1);
 	sprite_row_done(&got);
@@ -844,6 +852,113 @@ test_sprite_idle(void **state)
 
 	assert_int_equal(store_sprite_set_idle(f->s, id, -5), -EINVAL);
 	assert_int_equal(store_sprite_set_idle(f->s, id + 100, 10), -ENOENT);
+}
+
+/* Labels and URL settings: set together or apart, NULL leaves one. */
+static void
+test_sprite_meta(void **state)
+{
+	struct fixture *f = *state;
+	struct sprite_row got;
+	int64_t id = add_dev_sprite(f->s);
+
+	got = get_sprite(f->s, "dev");
+	assert_string_equal(got.labels, "[]");
+	assert_null(got.url_settings);
+	sprite_row_done(&got);
+
+	assert_int_equal(store_sprite_set_meta(f->s, id, "[\"a\",\"b\"]", NULL), 0);
+	got = get_sprite(f->s, "dev");
+	assert_string_equal(got.labels, "[\"a\",\"b\"]");
+	assert_null(got.url_settings);
+	sprite_row_done(&got);
+	assert_int_equal(store_sprite_set_meta(f->s, id, NULL, "{\"auth\":\"public\"}"), 0);
+	got = get_sprite(f->s, "dev");
+	assert_string_equal(got.labels, "[\"a\",\"b\"]");
+	assert_string_equal(got.url_settings, "{\"auth\":\"public\"}");
+	sprite_row_done(&got);
+	assert_int_equal(store_sprite_set_meta(f->s, id, "[]", NULL), 0);
+	got = get_sprite(f->s, "dev");
+	assert_string_equal(got.labels, "[]");
+	assert_string_equal(got.url_settings, "{\"auth\":\"public\"}");
+	sprite_row_done(&got);
+
+	assert_int_equal(store_sprite_set_meta(f->s, id + 100, "[]", NULL), -ENOENT);
+}
+
+/* Policies: one per kind and sprite, replaced, deleted, gone with it. */
+static void
+test_policies(void **state)
+{
+	struct fixture *f = *state;
+	char *v = (char *)"untouched";
+	int64_t img, l1, l2, a, b;
+
+	img = add_image(f->s, "minimal", "h");
+	l1 = add_layer(f->s, img, 0, "/layers/1.qcow2");
+	l2 = add_layer(f->s, img, 0, "/layers/2.qcow2");
+	a = add_sprite(f->s, "a", img, l1);
+	b = add_sprite(f->s, "b", img, l2);
+
+	assert_int_equal(store_policy_get(f->s, a, "network", &v), -ENOENT);
+	assert_string_equal(v, "untouched");
+	assert_int_equal(store_policy_set(f->s, a, "network", "{\"rules\":[]}"), 0);
+	assert_int_equal(store_policy_set(f->s, a, "network",
+	    "{\"rules\":[{\"domain\":\"x.com\",\"action\":\"allow\"}]}"), 0);
+	assert_int_equal(store_policy_set(f->s, a, "resources", "{}"), 0);
+	assert_int_equal(store_policy_set(f->s, b, "network", "{\"rules\":[]}"), 0);
+	assert_int_equal(store_policy_get(f->s, a, "network", &v), 0);
+	assert_string_equal(v, "{\"rules\":[{\"domain\":\"x.com\",\"action\":\"allow\"}]}");
+	free(v);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM policies"), 3);
+
+	/* Unknown kinds and sprites are refused, nothing written. */
+	assert_int_equal(store_policy_set(f->s, a, "firewall", "{}"), -EINVAL);
+	assert_int_equal(store_policy_set(f->s, b + 100, "network", "{}"), -EINVAL);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM policies"), 3);
+
+	/* Deleting one kind leaves the others; deleting none is fine. */
+	assert_int_equal(store_policy_set(f->s, a, "resources", NULL), 0);
+	assert_int_equal(store_policy_set(f->s, a, "resources", NULL), 0);
+	assert_int_equal(store_policy_get(f->s, a, "resources", &v), -ENOENT);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM policies"), 2);
+
+	/* A sprite's policies go with it; another's stay. */
+	assert_int_equal(store_sprite_delete(f->s, a), 0);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM policies"), 1);
+	assert_int_equal(store_policy_get(f->s, b, "network", &v), 0);
+	assert_string_equal(v, "{\"rules\":[]}");
+	free(v);
+}
+
+/* A v4 database (labels written in v1's column) comes up as v5 with them. */
+static void
+test_migrate_v4_keeps_labels(void **state)
+{
+	struct fixture *f = *state;
+	struct sprite_row sp;
+	char *cause = NULL;
+
+	raw_exec(f->path, v1_schema);
+	raw_exec(f->path, v1_rows);
+	raw_exec(f->path, "UPDATE sprites SET labels = '[\"kept\"]' WHERE name = 'old'");
+	/* Let sprig take it to v4, then step back to plant it as a v4 file. */
+	assert_int_equal(store_open(f->path, &f->s, &cause), 0);
+	store_close(f->s);
+	f->s = NULL;
+	raw_exec(f->path, "DROP TABLE policies; ALTER TABLE sprites DROP COLUMN url_settings;"
+	    "PRAGMA user_version = 4");
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
+
+	assert_int_equal(store_open(f->path, &f->s, &cause), 0);
+	assert_null(cause);
+	assert_int_equal(store_schema_version(f->s), 5);
+	sp = get_sprite(f->s, "old");
+	assert_string_equal(sp.labels, "[\"kept\"]");
+	assert_null(sp.url_settings);
+	assert_int_equal(store_policy_set(f->s, sp.id, "network", "{\"rules\":[]}"), 0);
+	sprite_row_done(&sp);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
 }
 
 static void
@@ -1502,6 +1617,10 @@ main(void)
 		    test_sprite_delete_cascades_checkpoints, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_sprite_idle, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_settings, setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_sprite_meta, setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_policies, setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_v4_keeps_labels,
+		    setup_dir, teardown),
 		cmocka_unit_test_setup_teardown(test_sprite_origin_and_head,
 		    setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_checkpoint_versions,
