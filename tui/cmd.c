@@ -15,6 +15,7 @@
 const char *const cmd_help_lines[][2] = {
 	{ ":fork SPRITE[@vN] NAME...", "fork new sprites from a checkpoint (default: current)" },
 	{ ":checkpoint SPRITE [COMMENT]", "checkpoint a sprite" },
+	{ ":checkpoint -m SPRITE [COMMENT]", "checkpoint with memory (processes too)" },
 	{ ":restore [SPRITE@]vN", "restore a sprite to a checkpoint (or 'undo')" },
 	{ ":delete [SPRITE@]vN", "delete a checkpoint" },
 	{ ":template NAME [SPRITE[@vN]]", "save a checkpoint as a template" },
@@ -40,7 +41,7 @@ static const struct {
 	{ "start", NULL, CMD_START, 0, 1, "start [SPRITE]" },
 	{ "stop", NULL, CMD_STOP, 0, 1, "stop [SPRITE]" },
 	{ "destroy", NULL, CMD_DESTROY, 1, 1, "destroy SPRITE" },
-	{ "checkpoint", "cp", CMD_CHECKPOINT, 0, -1, "checkpoint SPRITE [COMMENT]" },
+	{ "checkpoint", "cp", CMD_CHECKPOINT, 0, -1, "checkpoint [-m] SPRITE [COMMENT]" },
 	{ "restore", NULL, CMD_RESTORE, 1, 2, "restore [SPRITE@]vN" },
 	{ "delete", "rm", CMD_DELETE, 1, 2, "delete [SPRITE@]vN" },
 	{ "template", NULL, CMD_TEMPLATE, 1, 2, "template NAME [SPRITE[@vN]]" },
@@ -284,6 +285,19 @@ cmd_parse(const char *line, const char *selected, struct cmd_line *ret, char **c
 		r = cmd_need_selected(&l, selected, cmd_table[k].usage, cause);
 		break;
 	case CMD_CHECKPOINT:
+		/* -m (--memory): the guest's memory too, so a restore resumes
+		 * its processes. */
+		if (na >= 1 && (strcmp(a[0], "-m") == 0 || strcmp(a[0], "--memory") == 0)) {
+			l.memory = 1;
+			a++;
+			na--;
+		}
+		if (na >= 1 && a[0][0] == '-') {
+			*cause = xasprintf("unknown option '%s' (usage: :%s)", a[0],
+			    cmd_table[k].usage);
+			r = -EINVAL;
+			goto out;
+		}
 		if (na >= 1 && (r = cmd_target(a[0], 0, 0, &l, cause)) < 0)
 			goto out;
 		r = cmd_need_selected(&l, selected, cmd_table[k].usage, cause);

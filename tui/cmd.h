@@ -17,7 +17,7 @@ enum cmd_verb {
 	CMD_START,	/* start [SPRITE] */
 	CMD_STOP,	/* stop [SPRITE] */
 	CMD_DESTROY,	/* destroy SPRITE (always named: it cannot be undone) */
-	CMD_CHECKPOINT,	/* checkpoint [SPRITE] [COMMENT...]  text */
+	CMD_CHECKPOINT,	/* checkpoint [-m] [SPRITE] [COMMENT...]  text, memory */
 	CMD_RESTORE,	/* restore [SPRITE@]vN | [SPRITE] undo */
 	CMD_DELETE,	/* delete [SPRITE@]vN: a checkpoint */
 	CMD_TEMPLATE,	/* template NAME [SPRITE[@vN]]        names[0] */
@@ -36,6 +36,7 @@ struct cmd_line {
 	size_t		  nnames;
 	char		 *text;		/* comment, image, filter */
 	char		 *tmpl;		/* create from this template */
+	int		  memory;	/* checkpoint the guest's memory too */
 };
 
 /*

@@ -16,6 +16,7 @@
 #include "tui/list.h"
 #include "tui/tree.h"
 
+struct action;
 struct client;
 struct console;
 struct http;
@@ -34,6 +35,8 @@ struct wsconn;
 #define DASH_READ_TIMEOUT_S	30
 #define DASH_CHANGE_TIMEOUT_S	(20 * 60)	/* a create may build an image */
 #define DASH_FRAME_US		16000	/* consoles redraw at most this often */
+#define DASH_PROGRESS_MS	1000	/* long actions' status line ticks this often */
+#define DASH_STATUS_HOLD_MS	3000	/* a message stays this long before progress returns */
 
 /* What needs drawing at the end of this turn. */
 #define DIRTY_HEADER	0x01
@@ -50,6 +53,7 @@ enum prompt_kind {
 	PROMPT_COMMAND,
 	PROMPT_FILTER,
 	PROMPT_COMMENT,
+	PROMPT_MEM_COMMENT,	/* a checkpoint with memory */
 	PROMPT_FORK,
 	PROMPT_TEMPLATE,
 	PROMPT_CREATE,
@@ -59,12 +63,17 @@ enum prompt_kind {
 
 struct dash;
 
+/* How an action ended, for whoever asked for it: @err 0, or a negative
+ * errno with @cause. */
+typedef void (*sync_then_fn)(struct dash *d, const char *sprite, int err, const char *cause);
+
 struct pane {
 	struct dash	*d;
 	char		*sprite;
 	struct console	*con;
 	struct wsconn	*conn;		/* to the shell, a detachable session */
 	uint64_t	 find_req;	/* looking for a shell to re-attach to */
+	int		 starting;	/* its stopped sprite is being started first */
 	int		 live;		/* the shell runs */
 	int		 ended;
 	char		*msg;		/* why it ended */
@@ -103,6 +112,10 @@ struct dash {
 
 	char		*status;
 	int		 status_err;
+	int		 status_progress;	/* the status line shows an action's progress */
+	uint64_t	 status_ms;		/* when it was last set */
+	struct action	*actions;	/* under way, newest first (tui/sync.c) */
+	uint64_t	 progress_timer;
 	char		*log[DASH_LOG_MAX];
 	int		 log_n;		/* lines in the ring */
 	int		 log_head;	/* next slot */
@@ -160,12 +173,18 @@ void sync_daemon_done(int err, long status, const char *body, size_t len, const 
 /* Actions: each shows its progress on the sprite's row and the status line
  * and its end there and in the log. */
 void sync_state_action(struct dash *d, const char *sprite, const char *verb);
-void sync_checkpoint(struct dash *d, const char *sprite, const char *comment);
+/* With @memory the guest's memory too (the sprite must be awake). */
+void sync_checkpoint(struct dash *d, const char *sprite, const char *comment, int memory);
 void sync_restore(struct dash *d, const char *sprite, const char *ckpt);
 void sync_fork(struct dash *d, const char *sprite, const char *ckpt, char **names, size_t n);
 void sync_template(struct dash *d, const char *name, const char *sprite, const char *ckpt);
 void sync_delete_ckpt(struct dash *d, const char *sprite, const char *ckpt);
 void sync_create(struct dash *d, const char *name, const char *image, const char *tmpl);
 void sync_destroy(struct dash *d, const char *sprite);
+/* Starts a stopped sprite; @fn hears how it went (err 0, or a negative errno
+ * with a cause), unless the dashboard quits first. */
+void sync_start(struct dash *d, const char *sprite, sync_then_fn fn);
+/* Drops what is under way (the dashboard is quitting). */
+void sync_actions_free(struct dash *d);
 
 #endif

@@ -69,6 +69,8 @@ dash_status(struct dash *d, int err, const char *fmt, ...)
 		abort();
 	va_end(ap);
 	d->status_err = err;
+	d->status_progress = 0;
+	d->status_ms = loop_now_ms();
 	d->dirty |= DIRTY_STATUS;
 }
 
@@ -259,20 +261,12 @@ dash_pane_found(int err, long status, const char *body, size_t len, const char *
 	d->dirty |= DIRTY_PANES;
 }
 
+/* Looks for a console shell to re-attach to (dash_pane_found goes on). */
 static void
-dash_pane_attach(struct dash *d, struct pane *p)
+dash_pane_find(struct dash *d, struct pane *p)
 {
 	char *e, *path;
 
-	wsconn_free(p->conn);
-	p->conn = NULL;
-	http_cancel(d->http, p->find_req);
-	p->live = p->ended = 0;
-	free(p->msg);
-	free(p->note);
-	p->msg = p->note = NULL;
-	buf_reset(&p->pending);
-	p->paused = 0;
 	e = client_escape(p->sprite);
 	path = xasprintf("/v1/sprites/%s/exec", e);
 	p->find_req = http_request(d->http, "GET", path, NULL, DASH_READ_TIMEOUT_S, NULL,
@@ -280,6 +274,54 @@ dash_pane_attach(struct dash *d, struct pane *p)
 	free(path);
 	free(e);
 	d->dirty |= DIRTY_PANES;
+}
+
+/* The sprite a console waited for is started, or not: looked up by name,
+ * since the console may have been closed meanwhile. */
+static void
+dash_pane_started(struct dash *d, const char *sprite, int err, const char *cause)
+{
+	int i = dash_pane_index(d, sprite);
+	struct pane *p;
+
+	if (i < 0 || !d->panes[i]->starting)
+		return;
+	p = d->panes[i];
+	p->starting = 0;
+	d->dirty |= DIRTY_PANES;
+	if (err < 0) {
+		p->ended = 1;
+		free(p->msg);
+		p->msg = xasprintf("cannot start %s: %s", p->sprite, cause);
+		return;
+	}
+	dash_pane_find(d, p);
+}
+
+/* (Re)opens the pane's shell. A stopped sprite is started first (a
+ * sleeping one wakes by itself when a shell is asked of it). */
+static void
+dash_pane_attach(struct dash *d, struct pane *p)
+{
+	struct sprite *s = list_find(&d->list, p->sprite);
+
+	wsconn_free(p->conn);
+	p->conn = NULL;
+	http_cancel(d->http, p->find_req);
+	p->find_req = 0;
+	p->live = p->ended = 0;
+	free(p->msg);
+	free(p->note);
+	p->msg = p->note = NULL;
+	buf_reset(&p->pending);
+	p->paused = 0;
+	d->dirty |= DIRTY_PANES;
+	if (s != NULL && strcmp(s->status, "stopped") == 0) {
+		p->starting = 1;
+		sync_start(d, p->sprite, dash_pane_started);
+		return;
+	}
+	dash_pane_find(d, p);
 }
 
 static void
@@ -545,7 +587,7 @@ dash_draw_status(struct dash *d)
 		keys = " console: keys go to the shell   C-b dashboard keys   "
 		    "S-PgUp/PgDn scroll back";
 	else
-		keys = " enter console  c checkpoint  r restore  f fork  t template  d delete  "
+		keys = " enter console  c checkpoint  M with memory  r restore  f fork  t template  d delete  "
 		    "s sleep  w wake  S stop/start  D destroy  n new  tab timeline  q quit";
 	ui_fill(d->rows - 1, 0, d->cols, A_REVERSE * !has_colors());
 	ui_text(d->rows - 1, 0, d->cols, keys, has_colors() ? 0 : A_REVERSE,
@@ -565,7 +607,9 @@ dash_draw_pane_frame(struct dash *d, int i)
 	struct pane *p = d->panes[i];
 	char title[256], footer[512];
 	int pair = i == d->focus ? UI_PAIR_FOCUS : UI_PAIR_TITLE;
-	const char *state = p->ended ? "ended" : p->live ? "" : "connecting...";
+	struct sprite *s = list_find(&d->list, p->sprite);
+	const char *state = p->ended ? "ended" : p->live ? "" : p->starting ? "starting..." :
+	    s != NULL && strcmp(s->status, "sleeping") == 0 ? "waking..." : "connecting...";
 	const char *id = p->conn != NULL ? wsconn_id(p->conn) : NULL;
 
 	snprintf(title, sizeof title, " [%d] %s console%s%s%s%s%s%s", i + 1, p->sprite,
@@ -581,78 +625,103 @@ dash_draw_pane_frame(struct dash *d, int i)
 		mvvline(p->y, p->x + p->w, ACS_VLINE, p->h);
 	}
 	if (p->ended || p->note != NULL) {
-		/* What happened, then what to do, on the pane's last two rows. */
-		snprintf(footer, sizeof footer, " %s%s%s ", p->note ? p->note : "",
-		    p->note && p->msg ? ": " : "", p->msg ? p->msg : "");
+		/* What happened, then what to do, on the pane's last two rows.
+		 * What happened to the sprite says more than how the session
+		 * ended, which is then only its consequence. */
+		snprintf(footer, sizeof footer, " %s ", p->note ? p->note : p->msg ? p->msg : "");
 		ui_fill(p->y + p->h - (p->ended ? 2 : 1), p->x, p->w, A_REVERSE);
 		ui_text(p->y + p->h - (p->ended ? 2 : 1), p->x, p->w, footer, A_REVERSE | A_BOLD, 0);
 		if (p->ended) {
+			/* The keys first: a narrow pane cuts the end. */
+			snprintf(footer, sizeof footer, " enter: re-attach%s  x: close%s",
+			    s != NULL && strcmp(s->status, "stopped") == 0 ? " (starts it)" :
+			    s != NULL && strcmp(s->status, "sleeping") == 0 ? " (wakes it)" : "",
+			    i == d->focus ? "" : "  (select it first: its number)");
 			ui_fill(p->y + p->h - 1, p->x, p->w, A_REVERSE);
-			ui_text(p->y + p->h - 1, p->x, p->w, i == d->focus ?
-			    " enter: re-attach  x: close" : " select it (or its number), then "
-			    "enter: re-attach  x: close", A_REVERSE, 0);
+			ui_text(p->y + p->h - 1, p->x, p->w, footer, A_REVERSE, 0);
 		}
 	}
 }
 
+/*
+ * The help screen: every key, then the ':' commands, in two columns that
+ * fit the smallest screen (80x24: a title and 2 x 23 rows). A line with an
+ * empty key is a section's title.
+ */
+static const char *const dash_help_keys[][2] = {
+	{ "", "keys" },
+	{ "j k up dn", "select sprite or checkpoint" },
+	{ "PgUp PgDn", "a page up, down" },
+	{ "tab", "list <-> timeline" },
+	{ "enter", "console: open, go to it" },
+	{ "1-4", "go to console 1-4" },
+	{ "x", "close console (shell runs)" },
+	{ "K", "close console, end shell" },
+	{ "c", "checkpoint (asks comment)" },
+	{ "M", "checkpoint with memory" },
+	{ "r", "restore to the checkpoint" },
+	{ "f", "fork checkpoint (names)" },
+	{ "t", "checkpoint to template" },
+	{ "d", "delete checkpoint (asks)" },
+	{ "s w", "sleep, wake" },
+	{ "S", "stop, or start if stopped" },
+	{ "D", "destroy sprite (asks)" },
+	{ "n", "new: NAME [IMAGE|-t TMPL]" },
+	{ "/", "filter the list by name" },
+	{ ":", "a command (below)" },
+	{ "?", "this help" },
+	{ "C-l", "redraw, re-read all" },
+	{ "mouse", "click sprite, node, console" },
+	{ "q", "quit (shells run on)" },
+	{ "", "in a console" },
+	{ "C-b", "back to these keys" },
+	{ "C-b C-b", "send C-b (SPRIG_PREFIX)" },
+	{ "S-PgUp/Dn", "scroll back" },
+	{ "enter x", "ended: re-attach, close" },
+	{ "", "in a prompt" },
+	{ "esc C-u", "cancel; clear the line" },
+};
+
 static void
 dash_draw_help(struct dash *d)
 {
-	static const char *const keys[][2] = {
-		{ "j k  up down", "select (sprite or checkpoint)" },
-		{ "tab", "list <-> timeline" },
-		{ "enter", "console: open, go to, re-attach" },
-		{ "1-4", "go to console 1-4" },
-		{ "x", "close console (shell runs on)" },
-		{ "K", "close console, end its shell" },
-		{ "c", "checkpoint (asks a comment)" },
-		{ "r", "restore to the checkpoint" },
-		{ "f", "fork the checkpoint (asks)" },
-		{ "t", "checkpoint to template (asks)" },
-		{ "d", "delete the checkpoint (asks)" },
-		{ "s  w", "sleep, wake" },
-		{ "S", "stop, or start if stopped" },
-		{ "D", "destroy the sprite (asks)" },
-		{ "n", "create: NAME [IMAGE|-t TMPL]" },
-		{ "/", "filter the list by name" },
-		{ ":", "a command (see commands)" },
-		{ "C-l", "redraw, re-read everything" },
-		{ "mouse", "click a sprite, node, console" },
-		{ "q", "quit (shells run on)" },
-		{ "C-b", "console -> these keys;" },
-		{ "", "C-b C-b sends C-b; SPRIG_PREFIX" },
-		{ "S-PgUp S-PgDn", "console scrollback" },
-	};
-	int nkeys = (int)(sizeof keys / sizeof keys[0]), y = 0, x = 0, w = d->cols, i;
+	int nkeys = (int)(sizeof dash_help_keys / sizeof dash_help_keys[0]);
+	int rows = d->rows - 1, colw = d->cols / 2, n = 0, y, x;
 	char line[256];
 
 	erase();
-	ui_text(y++, 1, d->cols - 1, "sprig dashboard: keys   (any key closes this)", A_BOLD, 0);
-	for (i = 0; i < nkeys && y < d->rows; i++) {
-		snprintf(line, sizeof line, "  %-14s %s", keys[i][0], keys[i][1]);
-		ui_text(y++, 0, d->cols, line, 0, 0);
-	}
-	/* The commands below the keys, or beside them on a short screen. */
-	for (i = 0; cmd_help_lines[i][0] != NULL; i++)
-		;
-	if (y + 2 + i > d->rows) {
-		y = 1;
-		x = 48;
-		w = d->cols - x;
-		for (i = 0; i < nkeys && i + 1 < d->rows; i++)
-			ui_fill(i + 1, x - 2, w + 2, 0);
-	} else {
-		y++;
-	}
-	ui_text(y++, x + 1, w - 1, "commands", A_BOLD, 0);
-	for (i = 0; cmd_help_lines[i][0] != NULL && y < d->rows; i++) {
-		if (x == 0) {
-			snprintf(line, sizeof line, "  %-34s %s", cmd_help_lines[i][0],
-			    cmd_help_lines[i][1]);
-			ui_text(y++, 0, d->cols, line, 0, 0);
-		} else {
-			ui_text(y++, x, w, cmd_help_lines[i][0], 0, 0);
+	ui_text(0, 1, d->cols - 1, "sprig dashboard: keys and commands   (any key closes this)",
+	    A_BOLD, 0);
+	/* The keys, then the commands, top to bottom, left column first. */
+	for (int i = 0; i < nkeys; i++, n++) {
+		y = 1 + n % rows;
+		x = n / rows * colw;
+		if (x >= d->cols)
+			break;
+		if (*dash_help_keys[i][0] == '\0') {
+			ui_text(y, x + 1, colw - 1, dash_help_keys[i][1], A_BOLD, 0);
+			continue;
 		}
+		snprintf(line, sizeof line, "  %-10s %s", dash_help_keys[i][0],
+		    dash_help_keys[i][1]);
+		ui_text(y, x, colw, line, 0, 0);
+	}
+	for (int i = -1; i < 0 || cmd_help_lines[i][0] != NULL; i++, n++) {
+		y = 1 + n % rows;
+		x = n / rows * colw;
+		if (x >= d->cols)
+			break;
+		if (i < 0) {
+			ui_text(y, x + 1, colw - 1, "commands", A_BOLD, 0);
+			continue;
+		}
+		/* What each does, where there is room for it. */
+		if (colw >= 70)
+			snprintf(line, sizeof line, "  %-33s %s", cmd_help_lines[i][0],
+			    cmd_help_lines[i][1]);
+		else
+			snprintf(line, sizeof line, "  %s", cmd_help_lines[i][0]);
+		ui_text(y, x, colw, line, 0, 0);
 	}
 }
 
@@ -841,7 +910,7 @@ dash_run_cmd(struct dash *d, const char *text)
 		sync_destroy(d, c.sprite);
 		break;
 	case CMD_CHECKPOINT:
-		sync_checkpoint(d, c.sprite, c.text);
+		sync_checkpoint(d, c.sprite, c.text, c.memory);
 		break;
 	case CMD_RESTORE:
 		sync_restore(d, c.sprite, c.ckpt);
@@ -906,7 +975,8 @@ dash_prompt_done(struct dash *d, int accepted)
 		d->dirty |= DIRTY_LIST;
 		break;
 	case PROMPT_COMMENT:
-		sync_checkpoint(d, d->ctx_sprite, text);
+	case PROMPT_MEM_COMMENT:
+		sync_checkpoint(d, d->ctx_sprite, text, kind == PROMPT_MEM_COMMENT);
 		break;
 	case PROMPT_FORK:
 		line = xasprintf("fork %s@%s %s", d->ctx_sprite, d->ctx_ckpt, text);
@@ -1117,7 +1187,7 @@ dash_key(struct dash *d, int is_key, wint_t ch)
 		break;
 	}
 	if (sel == NULL) {
-		if (strchr("csSwDrftd", (int)ch) != NULL && ch != 0)
+		if (strchr("cMsSwDrftd", (int)ch) != NULL && ch != 0)
 			dash_error(d, "no sprite selected");
 		return;
 	}
@@ -1125,6 +1195,11 @@ dash_key(struct dash *d, int is_key, wint_t ch)
 	case 'c':
 		snprintf(label, sizeof label, "checkpoint %s, comment:", sel->name);
 		dash_prompt(d, PROMPT_COMMENT, label, sel->name, NULL, NULL);
+		break;
+	case 'M':
+		/* The daemon says why when it cannot (a sprite not awake). */
+		snprintf(label, sizeof label, "checkpoint %s with memory, comment:", sel->name);
+		dash_prompt(d, PROMPT_MEM_COMMENT, label, sel->name, NULL, NULL);
 		break;
 	case 's':
 		sync_state_action(d, sel->name, "sleep");
@@ -1473,6 +1548,7 @@ out:
 	for (int i = 0; i < d.npanes; i++)
 		dash_pane_free(d.panes[i]);
 	http_free(d.http);
+	sync_actions_free(&d);
 	if (d.sigfd >= 0) {
 		loop_del_fd(d.loop, d.sigfd);
 		close(d.sigfd);

@@ -29,9 +29,11 @@ tree_clear(struct tree *t)
 	}
 	free(t->lines);
 	free(t->ids);
+	free(t->memory);
 	free(t->header);
 	free(t->note);
 	t->lines = t->ids = NULL;
+	t->memory = NULL;
 	t->header = t->note = NULL;
 	t->n = 0;
 	t->current = -1;
@@ -68,6 +70,20 @@ tree_line_id(const char *line)
 	return xstrdup("");
 }
 
+/* Whether the API's checkpoint @id in @checkpoints holds memory. */
+static int
+tree_json_memory(const cJSON *checkpoints, const char *id)
+{
+	const cJSON *cp, *v;
+
+	cJSON_ArrayForEach(cp, checkpoints) {
+		v = cJSON_GetObjectItemCaseSensitive(cp, "id");
+		if (cJSON_IsString(v) && strcmp(v->valuestring, id) == 0)
+			return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cp, "memory"));
+	}
+	return 0;
+}
+
 void
 tree_set(struct tree *t, const char *sprite, const cJSON *checkpoints, int64_t now)
 {
@@ -90,8 +106,10 @@ tree_set(struct tree *t, const char *sprite, const cJSON *checkpoints, int64_t n
 		nl = strchr(p, '\n');
 		t->lines = xreallocarray(t->lines, t->n + 1, sizeof *t->lines);
 		t->ids = xreallocarray(t->ids, t->n + 1, sizeof *t->ids);
+		t->memory = xreallocarray(t->memory, t->n + 1, sizeof *t->memory);
 		t->lines[t->n] = nl ? xstrndup(p, (size_t)(nl - p)) : xstrdup(p);
 		t->ids[t->n] = tree_line_id(t->lines[t->n]);
+		t->memory[t->n] = (unsigned char)tree_json_memory(checkpoints, t->ids[t->n]);
 		if (strstr(t->lines[t->n], " *") != NULL && t->current < 0)
 			t->current = (int)t->n;
 		if (keep != NULL && strcmp(keep, t->ids[t->n]) == 0)
@@ -128,6 +146,16 @@ tree_selected(const struct tree *t)
 	if (t->sel < 0 || (size_t)t->sel >= t->n || *t->ids[t->sel] == '\0')
 		return NULL;
 	return t->ids[t->sel];
+}
+
+int
+tree_has_memory(const struct tree *t, const char *id)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		if (strcmp(t->ids[i], id) == 0)
+			return t->memory[i];
+	}
+	return 0;
 }
 
 int

@@ -17,6 +17,7 @@ struct tree {
 	char	 *header;	/* the column header line */
 	char	**lines;
 	char	**ids;		/* "vN" of each line */
+	unsigned char *memory;	/* whether each line's checkpoint holds memory */
 	size_t	  n;
 	int	  sel;		/* line index, -1 when empty */
 	int	  top;
@@ -36,6 +37,9 @@ void tree_reset(struct tree *t, const char *sprite, const char *note);
 
 /* The selected checkpoint's id, or NULL. */
 const char *tree_selected(const struct tree *t);
+/* 1 when checkpoint @id is shown and holds the guest's memory (a restore
+ * to it resumes the processes), else 0. */
+int tree_has_memory(const struct tree *t, const char *id);
 int tree_move(struct tree *t, int delta);
 int tree_click(struct tree *t, int row);
 

@@ -84,7 +84,7 @@ expect_contains "the first console still shows its own" "dash-42" "$SCREEN"
 keys C-b
 keys '?'
 wait_screen "? shows the keys" "sprig dashboard: keys"
-expect_contains "help lists checkpoint" "checkpoint (asks a comment)" "$SCREEN"
+expect_contains "help lists checkpoint" "checkpoint (asks comment)" "$SCREEN"
 expect_contains "help lists the prefix key" "C-b" "$SCREEN"
 expect_contains "help lists the : commands" ":fork SPRITE[@vN] NAME..." "$SCREEN"
 keys Escape

@@ -12,7 +12,18 @@ command -v tmux >/dev/null || { fail "tmux is not installed (scripts/deps.sh ins
 
 on_exit 'tm kill-server'	# the dashboard's tmux, before the daemon goes
 
-dashboard() { tm -f /dev/null new-session -d -s dash -x 120 -y 40 "sprig; echo dashboard-exited-\$?; sleep 60"; }
+# A tmux server still on its way out after kill-server refuses a new
+# session ("server exited unexpectedly"): try again.
+dashboard() {
+	local i
+	for i in 1 2 3 4 5; do
+		tm -f /dev/null new-session -d -s dash -x 120 -y 40 \
+		    "sprig; echo dashboard-exited-\$?; sleep 60" 2>/dev/null && return 0
+		sleep 0.5
+	done
+	fail "tmux would not start a session"
+	return 1
+}
 # The console shells' lines in `sprig sessions dev`.
 consoles() { sprig sessions dev | grep -F 'env SPRIG_CONSOLE=1 /bin/sh -l' || true; }
 

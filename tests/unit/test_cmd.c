@@ -114,7 +114,23 @@ test_comment_and_create(void **state)
 	assert_int_equal(l.verb, CMD_CHECKPOINT);
 	assert_string_equal(l.sprite, "dev");
 	assert_string_equal(l.text, "tests now pass");
+	assert_int_equal(l.memory, 0);
 	cmd_line_done(&l);
+
+	/* -m: with the guest's memory, on the named or the selected sprite. */
+	assert_int_equal(cmd_parse("checkpoint -m dev warm cache", "sel", &l, &cause), 0);
+	assert_int_equal(l.verb, CMD_CHECKPOINT);
+	assert_int_equal(l.memory, 1);
+	assert_string_equal(l.sprite, "dev");
+	assert_string_equal(l.text, "warm cache");
+	cmd_line_done(&l);
+	assert_int_equal(cmd_parse("cp --memory", "sel", &l, &cause), 0);
+	assert_int_equal(l.memory, 1);
+	assert_string_equal(l.sprite, "sel");
+	assert_null(l.text);
+	cmd_line_done(&l);
+	expect_bad("checkpoint -m", NULL, "no sprite selected");
+	expect_bad("checkpoint -x dev", "dev", "unknown option '-x'");
 
 	assert_int_equal(cmd_parse("create box debian", NULL, &l, &cause), 0);
 	assert_int_equal(l.verb, CMD_CREATE);
