@@ -112,6 +112,7 @@ sprite_free(struct sprite *s)
 	free(s->name);
 	free(s->layer_file);
 	free(s->origin);
+	free(s->fork_mem);
 	free(s);
 }
 

@@ -47,6 +47,7 @@ struct sprite {
 	int64_t		 layer_id;
 	char		*layer_file;
 	char		*origin;	/* for a create: the image or checkpoint it starts from */
+	char		*fork_mem;	/* a fork: the memory state it resumes, or NULL */
 	struct waiter	*idle_waiters;
 	/* A timeline operation's continuation when the VM exits (restore
 	 * stops the VM and goes on), and its state. */
@@ -146,10 +147,12 @@ void core_layer_release(struct core *c, int64_t id);
 /* A new layer file name under layers/ (newly allocated). */
 char *core_layer_path(struct core *c);
 
-/* timeline.c: makes sprite @name over frozen layer @base_id and boots it;
- * @fn is called once unless this returns an error. */
+/* timeline.c: makes sprite @name over frozen layer @base_id and boots it,
+ * resuming memory state @mem_dir if not NULL (whose machine had @mem_mb
+ * and @cpus); @fn is called once unless this returns an error. */
 int sprite_create_over(struct core *c, const char *name, int64_t base_id,
-    const char *origin, int mem_mb, int cpus, core_done_fn fn, void *arg, char **cause);
+    const char *origin, const char *mem_dir, int mem_mb, int cpus, core_done_fn fn,
+    void *arg, char **cause);
 /* timeline.c: finds checkpoint "vN" or "undo" of @row. */
 int timeline_find(struct core *c, const struct sprite_row *row, const char *label,
     struct checkpoint_row *ret, char **cause);

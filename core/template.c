@@ -185,7 +185,7 @@ core_create_from_template(struct core *c, const char *name, const char *tname,
 		*cause = xasprintf("cannot read template \"%s\": %s", tname, store_errmsg(c->store));
 		return r;
 	}
-	r = sprite_create_over(c, name, t.layer_id, t.name, 0, 0, fn, arg, cause);
+	r = sprite_create_over(c, name, t.layer_id, t.name, NULL, 0, 0, fn, arg, cause);
 	template_row_done(&t);
 	return r;
 }

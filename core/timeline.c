@@ -569,22 +569,32 @@ restore_ram_copied(struct proc *p, int status, void *arg)
 	free(state);
 }
 
-static void
-restore_copy_ram(struct sprite *s)
+/* Copies the guest RAM of memory state @mem_dir into @s's RAM file, where
+ * its QEMU will find it, sparse (a copy of what the guest touched); @done
+ * is called when cp exits. */
+static int
+mem_copy_ram(struct sprite *s, const char *mem_dir, proc_exit_fn done)
 {
 	struct core *c = s->core;
-	struct restore *rs = s->tl;
-	char *ram = sprite_ram_file(c, s->id), *from = xasprintf("%s/ram", rs->mem_dir);
+	char *ram = sprite_ram_file(c, s->id), *from = xasprintf("%s/ram", mem_dir);
 	char *argv[] = { "cp", "--sparse=always", from, ram, NULL };
 	struct proc_spec spec = { .argv = argv };
 	int r;
 
 	unlink(ram);
-	r = proc_spawn(c->loop, &spec, restore_ram_copied, s, &s->img_proc);
+	r = proc_spawn(c->loop, &spec, done, s, &s->img_proc);
 	free(ram);
 	free(from);
-	if (r < 0)
-		restore_end(s, r, "cannot run cp to restore the memory");
+	return r;
+}
+
+static void
+restore_copy_ram(struct sprite *s)
+{
+	struct restore *rs = s->tl;
+
+	if (mem_copy_ram(s, rs->mem_dir, restore_ram_copied) < 0)
+		restore_end(s, -EIO, "cannot run cp to restore the memory");
 }
 
 /* qemu-img @what exited with @status: 0, or the restore is over. */
@@ -819,19 +829,18 @@ fork_img_ok(struct sprite *n, int status, const char *what)
 	return -EIO;
 }
 
-/* Fork: the new sprite's disk is whole: boot it. */
+/* Boots the new sprite: cold, or resuming its memory state (@incoming). */
 static void
-fork_boot(struct sprite *n)
+fork_start(struct sprite *n, const char *incoming)
 {
 	struct core *c = n->core;
 	struct sprite_row row = { 0 };
 	char *cause = NULL;
 	int r;
 
-	fsync_dir(c->layers_dir);
 	r = store_sprite_get_id(c->store, n->id, &row);
 	if (r == 0)
-		r = sprite_boot(n, &row, NULL, &cause);
+		r = sprite_boot(n, &row, incoming, &cause);
 	else
 		cause = xstrdup("the new sprite vanished from the database");
 	sprite_row_done(&row);
@@ -839,6 +848,39 @@ fork_boot(struct sprite *n)
 		sprite_create_fail(n, r, cause);
 		free(cause);
 	}
+}
+
+static void
+fork_ram_copied(struct proc *p, int status, void *arg)
+{
+	struct sprite *n = arg;
+	char *state, *cause;
+
+	n->img_proc = NULL;
+	if (status != 0) {
+		cause = xasprintf("cannot copy the checkpoint's memory (cp %s)",
+		    proc_status_str(status));
+		sprite_create_fail(n, -EIO, cause);
+		free(cause);
+		return;
+	}
+	state = xasprintf("%s/state", n->fork_mem);
+	fork_start(n, state);
+	free(state);
+}
+
+/* Fork: the new sprite's disk is whole: boot it, or first copy the memory
+ * of the checkpoint it starts from, so its processes carry on in it. */
+static void
+fork_boot(struct sprite *n)
+{
+	fsync_dir(n->core->layers_dir);
+	if (n->fork_mem == NULL) {
+		fork_start(n, NULL);
+		return;
+	}
+	if (mem_copy_ram(n, n->fork_mem, fork_ram_copied) < 0)
+		sprite_create_fail(n, -EIO, "cannot run cp to copy the checkpoint's memory");
 }
 
 static void
@@ -883,7 +925,7 @@ fork_layer_made(struct proc *p, int status, void *arg)
  */
 int
 sprite_create_over(struct core *c, const char *name, int64_t base_id, const char *origin,
-    int mem_mb, int cpus, core_done_fn fn, void *arg, char **cause)
+    const char *mem_dir, int mem_mb, int cpus, core_done_fn fn, void *arg, char **cause)
 {
 	struct layer_row base = { 0 }, top = { 0 };
 	struct sprite_row row = { 0 };
@@ -898,6 +940,7 @@ sprite_create_over(struct core *c, const char *name, int64_t base_id, const char
 	n = sprite_new(c, name, 0);
 	sprite_set_op(n, OP_CREATE);
 	n->origin = xstrdup(origin);
+	n->fork_mem = mem_dir != NULL ? xstrdup(mem_dir) : NULL;
 	n->layer_file = core_layer_path(c);
 	n->image_id = base.image_id;
 	r = store_begin(c->store);
@@ -960,8 +1003,8 @@ fork_from(struct core *c, struct fork_op *f, const struct checkpoint_row *cp, ch
 	int r;
 
 	store_sprite_get_id(c->store, cp->sprite_id, &src);
-	r = sprite_create_over(c, f->new_name, cp->layer_id, origin, src.mem_mb, src.cpus,
-	    f->fn, f->arg, cause);
+	r = sprite_create_over(c, f->new_name, cp->layer_id, origin, cp->mem_dir, src.mem_mb,
+	    src.cpus, f->fn, f->arg, cause);
 	sprite_row_done(&src);
 	free(origin);
 	return r;

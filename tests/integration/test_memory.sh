@@ -78,6 +78,28 @@ expect_eq "the same process runs after the restore" "$pid alive" \
 sleep 1
 expect_gt "and it counts on" "$(count)" "$now"
 
+# A fork of the memory checkpoint is a new running sprite with the same
+# processes, carrying on from the checkpoint, on its own copy: what it does
+# is not seen by the source, and it is told its own name.
+must "fork of the memory checkpoint" sprig fork "dev@$ckpt" twin
+expect_eq "the fork runs" running "$(state_of twin)"
+expect_eq "the fork has the source's process (same pid)" "$pid alive" \
+    "$(sprig exec twin -- sh -c "echo \$(cat /tmp/pid) \$(kill -0 $pid && echo alive)")"
+tcount=$(timeout $T sprig exec twin -- cat /tmp/count)
+if [ "$tcount" -ge "$before" ] && [ "$tcount" -lt "$late" ]; then
+	pass "the fork's counter starts at the checkpoint ($before..$after): $tcount"
+else
+	fail "the fork's counter starts at the checkpoint ($before..$after, below $late): got $tcount"
+fi
+sleep 1
+expect_gt "and counts on in the fork" "$(timeout $T sprig exec twin -- cat /tmp/count)" "$tcount"
+expect_eq "the fork knows its own name" twin "$(sprig exec twin -- hostname)"
+sprig exec twin -- sh -c "kill $pid; echo fork-only > /root/mine"
+expect_eq "killing it in the fork leaves the source's" alive "$(alive "$pid")"
+expect_eq "the fork's files are its own" "no" \
+    "$(sprig exec dev -- sh -c 'test -e /root/mine && echo yes || echo no')"
+must "destroy the fork" sprig destroy twin
+
 # Sleep: no QEMU left, state sleeping; an exec wakes it with its processes.
 must "sleep" sprig sleep dev
 expect_eq "sleep prints the name" dev "$out"
