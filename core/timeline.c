@@ -257,7 +257,7 @@ ckpt_mem_saved(struct vm *vm, int err, const char *cause, void *arg)
 	ram = sprite_ram_file(c, k->s->id);
 	copy = xasprintf("%s/ram", k->mem_dir);
 	{
-		char *argv[] = { "cp", "--sparse=always", ram, copy, NULL };
+		char *argv[] = { "cp", "--reflink=auto", "--sparse=always", ram, copy, NULL };
 		struct proc_spec spec = { .argv = argv };
 
 		r = proc_spawn(c->loop, &spec, ckpt_mem_copied, k, &k->proc);
@@ -570,14 +570,15 @@ restore_ram_copied(struct proc *p, int status, void *arg)
 }
 
 /* Copies the guest RAM of memory state @mem_dir into @s's RAM file, where
- * its QEMU will find it, sparse (a copy of what the guest touched); @done
- * is called when cp exits. */
+ * its QEMU will find it, sparse (a copy of what the guest touched; shared
+ * extents where the filesystem can, btrfs and XFS); @done is called when
+ * cp exits. */
 static int
 mem_copy_ram(struct sprite *s, const char *mem_dir, proc_exit_fn done)
 {
 	struct core *c = s->core;
 	char *ram = sprite_ram_file(c, s->id), *from = xasprintf("%s/ram", mem_dir);
-	char *argv[] = { "cp", "--sparse=always", from, ram, NULL };
+	char *argv[] = { "cp", "--reflink=auto", "--sparse=always", from, ram, NULL };
 	struct proc_spec spec = { .argv = argv };
 	int r;
 
