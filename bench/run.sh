@@ -229,7 +229,10 @@ bench_scale() {
 		durable+=($(( $(now_ms) - t0 )))
 	done
 	local procs disk_kb
-	procs=$(test_qemu_pids | wc -l)
+	# Only these sprites' QEMUs (-name sprig-zN): the first table's sprite
+	# is still awake.
+	procs=$(for i in $(test_qemu_pids); do tr '\0' ' ' <"/proc/$i/cmdline"; echo; done |
+		grep -c 'process=sprig-z[0-9]' || true)
 	id=$(sqlite3 "$SPRIG_HOME/sprig.db" "select id from sprites where name = 'z1'")
 	disk_kb=$(du -k "$SPRIG_HOME/ram/$id.ram" | cut -f1)
 	for i in $(seq "$n"); do
