@@ -274,6 +274,17 @@ evstream_free(void *cls)
 }
 
 /* Parses ?after=ID; 0 when absent. */
+/* Whether any of @rows is about @sprite. */
+static int
+events_mention(const struct event_row *rows, size_t n, const char *sprite)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (rows[i].sprite != NULL && strcmp(rows[i].sprite, sprite) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 static int
 events_after(struct MHD_Connection *conn, int64_t *ret)
 {
@@ -413,6 +424,20 @@ events_handle(struct api *a, struct MHD_Connection *conn)
 		ret = api_error_errno(conn, r, cause);
 		free(cause);
 		return ret;
+	}
+	/* A list for a name that is no sprite and never was one: a typo would
+	 * otherwise answer nothing. (A follower may wait for a name to come.) */
+	if (sprite != NULL && !query_flag(conn, "follow") && !events_mention(rows, n, sprite)) {
+		struct sprite_row row;
+
+		r = core_get(a->core, sprite, &row, &cause);
+		if (r < 0) {
+			event_rows_free(rows, n);
+			ret = api_error_errno(conn, r, cause);
+			free(cause);
+			return ret;
+		}
+		sprite_row_done(&row);
 	}
 	if (query_flag(conn, "follow"))
 		ret = events_follow(a, conn, rows, n, sprite);

@@ -82,6 +82,9 @@ expect_eq "the sprite shows its CPU" "number" "$(jq -r '.cpu_percent | type' <<<
 
 # Stopping the daemon ends every stream.
 sprig destroy dev >/dev/null
+expect_contains "a destroyed sprite's events are still there" "destroy" "$(sprig events dev)"
+expect_fail "events of a name that never was a sprite" 'sprite "nosuch" not found' \
+	sprig events nosuch
 sprig serve --stop >/dev/null
 for pid in $follower $other $resumed $cli_follower; do
 	for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
