@@ -100,6 +100,21 @@ expect_eq "the fork's files are its own" "no" \
     "$(sprig exec dev -- sh -c 'test -e /root/mine && echo yes || echo no')"
 must "destroy the fork" sprig destroy twin
 
+# A fork of a memory checkpoint whose saved devices are damaged fails,
+# says why, and leaves no sprite, RAM file or layer behind.
+mem_dir=$(sqlite3 "$SPRIG_HOME/sprig.db" "SELECT c.mem_dir FROM checkpoints c
+    JOIN sprites s ON s.id = c.sprite_id WHERE s.name = 'dev' AND c.version = ${ckpt#v}")
+cp "$mem_dir/state" "$SPRIG_HOME/state.good"
+head -c 65536 /dev/urandom >"$mem_dir/state"
+ram_files=$(ls "$SPRIG_HOME/ram" | sort)
+layers=$(ls "$SPRIG_HOME/layers" | sort)
+expect_fail "a fork of a damaged memory checkpoint" "could not be loaded" \
+    sprig fork "dev@$ckpt" broken
+expect_eq "the failed fork left no sprite" "" "$(state_of broken)"
+expect_eq "nor a RAM file" "$ram_files" "$(ls "$SPRIG_HOME/ram" | sort)"
+expect_eq "nor a layer" "$layers" "$(ls "$SPRIG_HOME/layers" | sort)"
+cp "$SPRIG_HOME/state.good" "$mem_dir/state"
+
 # Sleep: no QEMU left, state sleeping; an exec wakes it with its processes.
 must "sleep" sprig sleep dev
 expect_eq "sleep prints the name" dev "$out"
