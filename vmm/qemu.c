@@ -126,6 +126,39 @@ qemu_accel(void)
 	return accel;
 }
 
+/* The x86 boot protocol: setup sectors at 0x1f1, "HdrS" at 0x202. */
+#define BZIMAGE_SETUP_SECTS	0x1f1
+#define BZIMAGE_MAGIC_OFF	0x202
+#define BZIMAGE_TAIL		4096	/* kept past the setup code, for the loader */
+
+char *
+qemu_resume_kernel(const char *kernel)
+{
+	/* The setup code is at most 128 sectors (its count is one byte). */
+	char buf[129 * 512 + BZIMAGE_TAIL], *head = xasprintf("%s.head", kernel);
+	size_t setup;
+	ssize_t len;
+	struct stat st;
+	int fd;
+
+	if (stat(head, &st) == 0)
+		return head;
+	fd = open(kernel, O_RDONLY | O_CLOEXEC);
+	len = fd < 0 ? -1 : pread(fd, buf, sizeof buf, 0);
+	if (fd >= 0)
+		close(fd);
+	if (len < BZIMAGE_MAGIC_OFF + 4 || memcmp(buf + BZIMAGE_MAGIC_OFF, "HdrS", 4) != 0)
+		goto fail;
+	setup = (size_t)((unsigned char)buf[BZIMAGE_SETUP_SECTS] ? (unsigned char)buf[BZIMAGE_SETUP_SECTS] : 4) + 1;
+	setup = setup * 512 + BZIMAGE_TAIL;
+	if (setup > (size_t)len || write_file_atomic(head, buf, setup, 0644) < 0)
+		goto fail;
+	return head;
+fail:
+	free(head);
+	return NULL;
+}
+
 static void
 argv_add(char ***v, size_t *n, char *s)
 {
@@ -161,7 +194,7 @@ qemu_build_argv(const struct vm_config *cfg, const char *binary,
 	argv_add(&v, &n, xstrdup("-accel"));
 	argv_add(&v, &n, kvm ? xstrdup("kvm") : xasprintf("tcg,tb-size=%d", QEMU_TCG_TB_SIZE));
 	argv_add(&v, &n, xstrdup("-cpu"));
-	argv_add(&v, &n, xstrdup(kvm ? "host" : "max"));
+	argv_add(&v, &n, xstrdup(kvm ? "host" : "max,-erms"));
 	argv_add(&v, &n, xstrdup("-m"));
 	argv_add(&v, &n, xasprintf("%d", cfg->mem_mb));
 	argv_add(&v, &n, xstrdup("-smp"));
@@ -673,8 +706,9 @@ qemu_start(struct loop *l, const struct vm_config *cfg,
 {
 	struct vm *vm;
 	int fds[3] = { -1, -1, -1 }, r;
-	char **argv = NULL, *log = NULL, *pidfile, *pidstr;
+	char **argv = NULL, *log = NULL, *pidfile, *pidstr, *resume_kernel = NULL;
 	struct proc_spec spec = { 0 };
+	struct vm_config resume_cfg;
 
 	r = mkdir_p(cfg->run_dir, 0700);
 	if (r < 0) {
@@ -697,6 +731,13 @@ qemu_start(struct loop *l, const struct vm_config *cfg,
 	if (r < 0) {
 		*cause = xasprintf("cannot open the serial log: %s", strerror(-r));
 		goto fail;
+	}
+	if (cfg->incoming != NULL)
+		resume_kernel = qemu_resume_kernel(cfg->kernel);
+	if (resume_kernel != NULL) {
+		resume_cfg = *cfg;
+		resume_cfg.kernel = resume_kernel;
+		cfg = &resume_cfg;
 	}
 	argv = qemu_build_argv(cfg, qemu_binary(), qemu_accel(), fds[0], fds[1], fds[2]);
 	log = qemu_path(vm, QEMU_LOG);
@@ -726,6 +767,7 @@ qemu_start(struct loop *l, const struct vm_config *cfg,
 	for (int i = 0; i < 3; i++)
 		close(fds[i]);
 	qemu_argv_free(argv);
+	free(resume_kernel);
 	free(log);
 
 	vm->timer = loop_add_timer(l, (uint64_t)cfg->boot_timeout_ms, qemu_boot_timeout, vm);
@@ -740,6 +782,7 @@ fail:
 			close(fds[i]);
 	}
 	qemu_argv_free(argv);
+	free(resume_kernel);
 	free(log);
 	qemu_release(vm);
 	return r;

@@ -2,8 +2,11 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -54,6 +57,8 @@ test_tcg(void **state)
 	assert_non_null(strstr(arg_after(argv, "-sandbox", 0), "on,"));
 	assert_non_null(strstr(arg_after(argv, "-sandbox", 0), "spawn=deny"));
 	assert_string_equal(arg_after(argv, "-accel", 0), "tcg,tb-size=64");
+	/* Without ERMS the guest copies with rep movsq, not byte by byte. */
+	assert_string_equal(arg_after(argv, "-cpu", 0), "max,-erms");
 	assert_string_equal(arg_after(argv, "-m", 0), "256");
 	assert_string_equal(arg_after(argv, "-smp", 0), "2");
 	assert_string_equal(arg_after(argv, "-kernel", 0), "/img/vmlinuz");
@@ -81,12 +86,87 @@ test_kvm(void **state)
 	qemu_argv_free(argv);
 }
 
+/* Writes a kernel file of @len bytes: a bzImage header with @setup_sects
+ * (when @magic), the rest a pattern. Returns its path (a static buffer). */
+static const char *
+write_kernel(const char *dir, size_t len, unsigned char setup_sects, int magic)
+{
+	static char path[256];
+	unsigned char *buf = calloc(1, len);
+	FILE *f;
+
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (unsigned char)(i * 7);
+	if (len > 0x206) {
+		buf[0x1f1] = setup_sects;
+		memcpy(buf + 0x202, magic ? "HdrS" : "NoPe", 4);
+	}
+	snprintf(path, sizeof path, "%s/vmlinuz", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(buf, 1, len, f), len);
+	fclose(f);
+	free(buf);
+	return path;
+}
+
+static long
+file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+/* A resume gets the kernel's setup code and a page past it, made once. */
+static void
+test_resume_kernel(void **state)
+{
+	char dir[] = "/tmp/sprig-test-kernel.XXXXXX", *head, cmd[300];
+	const char *kernel;
+
+	assert_non_null(mkdtemp(dir));
+	kernel = write_kernel(dir, 1 << 20, 39, 1);
+	head = qemu_resume_kernel(kernel);
+	assert_non_null(head);
+	assert_non_null(strstr(head, "/vmlinuz.head"));
+	assert_int_equal(file_size(head), (39 + 1) * 512 + 4096);
+	snprintf(cmd, sizeof cmd, "cmp -s -n %d %s %s", (39 + 1) * 512 + 4096, kernel, head);
+	assert_int_equal(system(cmd), 0);
+	free(head);
+	/* Made once: a later resume finds it. */
+	head = qemu_resume_kernel(kernel);
+	assert_int_equal(file_size(head), (39 + 1) * 512 + 4096);
+	free(head);
+	snprintf(cmd, sizeof cmd, "%s/vmlinuz.head", dir);
+	unlink(cmd);
+
+	/* Setup sectors 0 means 4 (the boot protocol). */
+	kernel = write_kernel(dir, 1 << 20, 0, 1);
+	head = qemu_resume_kernel(kernel);
+	assert_int_equal(file_size(head), (4 + 1) * 512 + 4096);
+	free(head);
+	unlink(cmd);
+
+	/* Not a bzImage, or too short: the caller keeps the whole kernel. */
+	kernel = write_kernel(dir, 1 << 20, 39, 0);
+	assert_null(qemu_resume_kernel(kernel));
+	kernel = write_kernel(dir, 0x300, 39, 1);
+	assert_null(qemu_resume_kernel(kernel));
+	assert_int_equal(file_size(cmd), -1);
+	snprintf(cmd, sizeof cmd, "%s/nothing", dir);
+	assert_null(qemu_resume_kernel(cmd));
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tcg),
 		cmocka_unit_test(test_kvm),
+		cmocka_unit_test(test_resume_kernel),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
