@@ -233,6 +233,59 @@ out:
 	return r;
 }
 
+/* Copies @len bytes at @off, by copy_file_range or else by hand. */
+static ssize_t
+copy_range(int src, int dst, off_t off, size_t len)
+{
+	static char buf[1 << 20];
+	off_t in = off, out = off;
+	ssize_t n = copy_file_range(src, &in, dst, &out, len, 0);
+
+	if (n >= 0)
+		return n > 0 ? n : -EIO;	/* 0: the source shrank */
+	if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+		return -errno;
+	if (len > sizeof buf)
+		len = sizeof buf;
+	n = pread(src, buf, len, off);
+	if (n <= 0)
+		return n < 0 ? -errno : -EIO;
+	if (pwrite(dst, buf, (size_t)n, off) != n)
+		return -errno;
+	return n;
+}
+
+int
+copy_sparse_step(int src, int dst, off_t *off, off_t size, size_t max)
+{
+	off_t data, hole;
+	size_t copied = 0;
+	ssize_t n;
+
+	while (copied < max && *off < size) {
+		data = lseek(src, *off, SEEK_DATA);
+		if (data < 0)
+			return errno == ENXIO ? 1 : -errno;	/* ENXIO: holes to the end */
+		hole = lseek(src, data, SEEK_HOLE);
+		if (hole < 0)
+			return -errno;
+		if ((size_t)(hole - data) > max - copied)
+			hole = data + (off_t)(max - copied);
+		for (*off = data; *off < hole; *off += n) {
+			n = copy_range(src, dst, *off, (size_t)(hole - *off));
+			if (n < 0)
+				return (int)n;
+			copied += (size_t)n;
+		}
+	}
+	if (*off >= size)
+		return 1;
+	data = lseek(src, *off, SEEK_DATA);
+	if (data < 0)
+		return errno == ENXIO ? 1 : -errno;
+	return 0;
+}
+
 int
 read_file(const char *path, size_t max, char **ret, size_t *ret_len)
 {

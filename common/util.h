@@ -33,6 +33,16 @@ int read_file(const char *path, size_t max, char **ret, size_t *ret_len);
 /* Returns the last @max bytes of a file, NUL-terminated, or NULL. */
 char *read_file_tail(const char *path, size_t max);
 
+/*
+ * One step of a sparse copy of @src into @dst (which must be as long as
+ * @src already; holes are not written): copies at most @max bytes of the
+ * data at or after *@off, with copy_file_range (in the kernel; extents
+ * shared where the filesystem can: btrfs, XFS), and moves *@off on.
+ * Returns 0 while there is more, 1 when the copy is whole, or a negative
+ * errno.
+ */
+int copy_sparse_step(int src, int dst, off_t *off, off_t size, size_t max);
+
 /* Wall clock in unix milliseconds. */
 int64_t now_unix_ms(void);
 /* Formats unix ms as RFC 3339 UTC ("2026-01-02T03:04:05Z") into @out (>= 32 bytes). */

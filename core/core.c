@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "image.h"
+#include "memcopy.h"
 #include "names.h"
 #include "common/failpoint.h"
 #include "common/loop.h"
@@ -234,6 +235,7 @@ sprite_op_end(struct sprite *s, int err, const char *cause)
 	void *arg = s->done_arg;
 	struct waiter *w;
 
+	memcopy_cancel(s);
 	sprite_set_op(s, OP_NONE);
 	s->done = NULL;
 	s->done_arg = NULL;
@@ -376,6 +378,7 @@ sprite_boot(struct sprite *s, const struct sprite_row *row, const char *incoming
 	s->mem_mb = row->mem_mb;
 	caps_make_room(c, s, row->mem_mb);
 	cfg.incoming = incoming;
+	cfg.load_later = memcopy_running(s);
 	if (incoming == NULL)
 		unlink(cfg.ram_file);	/* a cold boot starts from empty memory */
 	r = c->vmm->start(c->loop, &cfg, &sprite_vm_cb, s, &s->vm, cause);
@@ -1185,6 +1188,10 @@ core_free(struct core *c)
 			proc_forget(s->img_proc);
 			s->img_proc = NULL;
 		}
+		/* A VM waiting for its RAM would never get it. */
+		if (memcopy_running(s) && s->vm != NULL)
+			c->vmm->kill(s->vm);
+		memcopy_cancel(s);
 		if (s->vm != NULL) {
 			/* Running VMs run on; one being created or started is
 			 * half-made: kill it, start-up sweeps the rest. */

@@ -8,6 +8,7 @@
 #include "core.h"
 #include "image.h"
 
+struct memcopy;
 struct proc;
 struct vm;
 
@@ -48,6 +49,7 @@ struct sprite {
 	char		*layer_file;
 	char		*origin;	/* for a create: the image or checkpoint it starts from */
 	char		*fork_mem;	/* a fork: the memory state it resumes, or NULL */
+	struct memcopy	*memcopy;	/* its RAM being copied from a checkpoint */
 	struct waiter	*idle_waiters;
 	/* A timeline operation's continuation when the VM exits (restore
 	 * stops the VM and goes on), and its state. */

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "core_internal.h"
+#include "memcopy.h"
 #include "merge.h"
 #include "names.h"
 #include "common/failpoint.h"
@@ -548,17 +549,15 @@ restore_boot(struct sprite *s, const char *incoming)
 	restore_end(s, 1, NULL);	/* frees the restore state, keeps the op */
 }
 
+/* Boots the restored disk with the target's memory: its RAM is being
+ * copied (memcopy.c), or was. */
 static void
-restore_ram_copied(struct proc *p, int status, void *arg)
+restore_boot_memory(struct sprite *s)
 {
-	struct sprite *s = arg;
 	struct restore *rs = s->tl;
-	char *state, *cause;
+	char *state, *cause = NULL;
 
-	s->img_proc = NULL;
-	if (status != 0) {
-		cause = xasprintf("cannot copy the checkpoint's memory (cp %s)",
-		    proc_status_str(status));
+	if (memcopy_failed(s, &cause) < 0) {
 		store_sprite_set_state(s->core->store, s->id, SPRITE_STOPPED, cause);
 		restore_end(s, -EIO, cause);
 		free(cause);
@@ -567,35 +566,6 @@ restore_ram_copied(struct proc *p, int status, void *arg)
 	state = xasprintf("%s/state", rs->mem_dir);
 	restore_boot(s, state);
 	free(state);
-}
-
-/* Copies the guest RAM of memory state @mem_dir into @s's RAM file, where
- * its QEMU will find it, sparse (a copy of what the guest touched; shared
- * extents where the filesystem can, btrfs and XFS); @done is called when
- * cp exits. */
-static int
-mem_copy_ram(struct sprite *s, const char *mem_dir, proc_exit_fn done)
-{
-	struct core *c = s->core;
-	char *ram = sprite_ram_file(c, s->id), *from = xasprintf("%s/ram", mem_dir);
-	char *argv[] = { "cp", "--reflink=auto", "--sparse=always", from, ram, NULL };
-	struct proc_spec spec = { .argv = argv };
-	int r;
-
-	unlink(ram);
-	r = proc_spawn(c->loop, &spec, done, s, &s->img_proc);
-	free(ram);
-	free(from);
-	return r;
-}
-
-static void
-restore_copy_ram(struct sprite *s)
-{
-	struct restore *rs = s->tl;
-
-	if (mem_copy_ram(s, rs->mem_dir, restore_ram_copied) < 0)
-		restore_end(s, -EIO, "cannot run cp to restore the memory");
 }
 
 /* qemu-img @what exited with @status: 0, or the restore is over. */
@@ -668,10 +638,9 @@ restore_record(struct sprite *s)
 	core_event(c, s->name, "restore", "restored to v%d%s", target.version,
 	    target.mem_dir ? " with its memory" : "");
 	if (target.mem_dir != NULL) {
-		/* Its processes come back: the RAM file first, then the devices. */
-		rs->mem_dir = xstrdup(target.mem_dir);
+		/* Its processes come back. */
 		checkpoint_row_done(&target);
-		restore_copy_ram(s);
+		restore_boot_memory(s);
 		return;
 	}
 	checkpoint_row_done(&target);
@@ -721,6 +690,20 @@ restore_stopped(struct sprite *s)
 	r = store_checkpoint_get_id(c->store, rs->target_id, &target);
 	if (r == 0)
 		r = store_layer_get(c->store, target.layer_id, &layer);
+	if (r == 0 && target.mem_dir != NULL) {
+		/* The RAM is copied while the disk is made and QEMU starts. */
+		rs->mem_dir = xstrdup(target.mem_dir);
+		r = memcopy_start(s, rs->mem_dir);
+		if (r < 0) {
+			cause = xasprintf("cannot copy the checkpoint's memory: %s",
+			    strerror(-r));
+			checkpoint_row_done(&target);
+			layer_row_done(&layer);
+			restore_end(s, r, cause);
+			free(cause);
+			return;
+		}
+	}
 	checkpoint_row_done(&target);
 	if (r < 0) {
 		restore_end(s, r, "the checkpoint vanished during the restore");
@@ -851,16 +834,20 @@ fork_start(struct sprite *n, const char *incoming)
 	}
 }
 
+/* Fork: the new sprite's disk is whole: boot it, or first copy the memory
+ * of the checkpoint it starts from, so its processes carry on in it. */
 static void
-fork_ram_copied(struct proc *p, int status, void *arg)
+fork_boot(struct sprite *n)
 {
-	struct sprite *n = arg;
-	char *state, *cause;
+	char *state, *cause = NULL;
 
-	n->img_proc = NULL;
-	if (status != 0) {
-		cause = xasprintf("cannot copy the checkpoint's memory (cp %s)",
-		    proc_status_str(status));
+	fsync_dir(n->core->layers_dir);
+	if (n->fork_mem == NULL) {
+		fork_start(n, NULL);
+		return;
+	}
+	/* Its RAM is being copied (memcopy.c), or was. */
+	if (memcopy_failed(n, &cause) < 0) {
 		sprite_create_fail(n, -EIO, cause);
 		free(cause);
 		return;
@@ -868,20 +855,6 @@ fork_ram_copied(struct proc *p, int status, void *arg)
 	state = xasprintf("%s/state", n->fork_mem);
 	fork_start(n, state);
 	free(state);
-}
-
-/* Fork: the new sprite's disk is whole: boot it, or first copy the memory
- * of the checkpoint it starts from, so its processes carry on in it. */
-static void
-fork_boot(struct sprite *n)
-{
-	fsync_dir(n->core->layers_dir);
-	if (n->fork_mem == NULL) {
-		fork_start(n, NULL);
-		return;
-	}
-	if (mem_copy_ram(n, n->fork_mem, fork_ram_copied) < 0)
-		sprite_create_fail(n, -EIO, "cannot run cp to copy the checkpoint's memory");
 }
 
 static void
@@ -977,6 +950,13 @@ sprite_create_over(struct core *c, const char *name, int64_t base_id, const char
 	n->id = row.id;
 	n->layer_id = top.id;
 	failpoint("fork:recorded");
+	/* The RAM is copied while the disk is made and QEMU starts. */
+	if (n->fork_mem != NULL && (r = memcopy_start(n, n->fork_mem)) < 0) {
+		layer_row_done(&base);
+		*cause = xasprintf("cannot copy the checkpoint's memory: %s", strerror(-r));
+		sprite_create_fail(n, r, *cause);
+		return r;
+	}
 	{
 		char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2",
 		    "-b", base.file, n->layer_file, NULL };

@@ -68,6 +68,8 @@ struct vm {
 	char			*lost_cause;	/* a channel broke during boot (qemu_fail_lost) */
 	char			*top_node;	/* the block node of the writable top layer */
 	char			*incoming;	/* the state being resumed from, while booting */
+	int			 load_later;	/* the RAM file is not whole yet: see load */
+	int			 qmp_up;	/* QMP is ready for the incoming migration */
 	int			 released;
 	int			 saved;		/* paused with its state saved */
 	struct qemu_save	*save;		/* a save under way */
@@ -555,7 +557,9 @@ qemu_qmp_ready(struct qmp *q, int err, void *arg)
 	if (vm->phase != QEMU_BOOTING)
 		return;
 	if (vm->incoming != NULL && !vm->adopted) {
-		qemu_incoming(vm);
+		vm->qmp_up = 1;
+		if (!vm->load_later)
+			qemu_incoming(vm);
 		return;
 	}
 	/* Started paused (or a daemon died during an earlier boot): let it run. */
@@ -666,6 +670,7 @@ qemu_vm_new(struct loop *l, const struct vm_config *cfg,
 	vm->phase = QEMU_BOOTING;
 	vm->top_node = qemu_node_name(cfg->disk);
 	vm->incoming = cfg->incoming ? xstrdup(cfg->incoming) : NULL;
+	vm->load_later = cfg->incoming != NULL && cfg->load_later;
 	return vm;
 }
 
@@ -1046,6 +1051,18 @@ struct qemu_resume {
 };
 
 static void
+qemu_load(struct vm *vm, int err, const char *cause)
+{
+	if (vm->phase != QEMU_BOOTING || !vm->load_later)
+		return;
+	vm->load_later = 0;
+	if (err < 0)
+		qemu_fail(vm, xstrdup(cause));
+	else if (vm->qmp_up)
+		qemu_incoming(vm);
+}
+
+static void
 qemu_resumed(struct qmp *q, int err, const cJSON *ret, const char *desc, void *arg)
 {
 	struct qemu_resume *rs = arg;
@@ -1186,6 +1203,7 @@ const struct vmm_ops qemu_vmm_ops = {
 	.snapshot = qemu_snapshot,
 	.save = qemu_save,
 	.resume = qemu_resume,
+	.load = qemu_load,
 	.stream = qemu_stream,
 	.agent = qemu_agent,
 };

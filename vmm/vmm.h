@@ -33,6 +33,11 @@ struct vm_config {
 	/* NULL: boot the kernel. Else resume from this device state file,
 	 * with the RAM it goes with already in @ram_file. */
 	const char	*incoming;
+	/* With @incoming: the RAM file is still being written (a copy from a
+	 * memory checkpoint). QEMU starts meanwhile, which takes as long as
+	 * the copy, but loads the state only once load() says the file is
+	 * whole. */
+	int		 load_later;
 };
 
 struct vm_callbacks {
@@ -86,6 +91,10 @@ struct vmm_ops {
 	int (*save)(struct vm *vm, const char *state_file, const char *disk_file,
 	    vm_done_fn fn, void *arg);
 	int (*resume)(struct vm *vm, vm_done_fn fn, void *arg);
+	/* For a start with load_later: the RAM file is whole (@err 0), load
+	 * the saved state; or it never will be (@err < 0): the start fails
+	 * and ready hears @cause. Nothing once the start failed anyway. */
+	void (*load)(struct vm *vm, int err, const char *cause);
 	/* Merges, live, the layers between the writable top and @base_file
 	 * (a file of its backing chain, or the image) into the top: QEMU's
 	 * block-stream reads them and copies what the top lacks, then the

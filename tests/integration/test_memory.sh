@@ -114,6 +114,14 @@ expect_eq "the failed fork left no sprite" "" "$(state_of broken)"
 expect_eq "nor a RAM file" "$ram_files" "$(ls "$SPRIG_HOME/ram" | sort)"
 expect_eq "nor a layer" "$layers" "$(ls "$SPRIG_HOME/layers" | sort)"
 cp "$SPRIG_HOME/state.good" "$mem_dir/state"
+# The same when its guest RAM is missing: nothing is started.
+mv "$mem_dir/ram" "$SPRIG_HOME/ram.good"
+expect_fail "a fork of a memory checkpoint without its RAM" \
+    "cannot copy the checkpoint's memory: No such file or directory" sprig fork "dev@$ckpt" broken
+expect_eq "that failed fork left no sprite" "" "$(state_of broken)"
+expect_eq "nor its RAM file" "$ram_files" "$(ls "$SPRIG_HOME/ram" | sort)"
+expect_eq "nor its layer" "$layers" "$(ls "$SPRIG_HOME/layers" | sort)"
+mv "$SPRIG_HOME/ram.good" "$mem_dir/ram"
 
 # Sleep: no QEMU left, state sleeping; an exec wakes it with its processes.
 must "sleep" sprig sleep dev

@@ -1,12 +1,16 @@
-/* Unit tests for common/util: durations, sizes, process facts. */
+/* Unit tests for common/util: durations, sizes, process facts, sparse copies. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -112,6 +116,97 @@ test_proc(void **state)
 	close(fds[1]);
 }
 
+#define MIB	(1 << 20)
+
+/* Copies @src_path (@size bytes) step by step into a new file of its size;
+ * returns the number of steps, and checks the bytes and holes. */
+static int
+sparse_copy_check(const char *src_path, const char *dst_path, off_t size, size_t max)
+{
+	int src = open(src_path, O_RDONLY), dst, r, steps = 0;
+	char *a = malloc((size_t)size), *b = malloc((size_t)size);
+	struct stat sst, dstt;
+	off_t off = 0;
+
+	assert_true(src >= 0);
+	dst = open(dst_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(dst >= 0);
+	assert_int_equal(ftruncate(dst, size), 0);
+	do {
+		r = copy_sparse_step(src, dst, &off, size, max);
+		assert_true(r == 0 || r == 1);
+		steps++;
+		assert_true(steps < 1000);
+	} while (r == 0);
+	assert_int_equal(pread(src, a, (size_t)size, 0), size);
+	assert_int_equal(pread(dst, b, (size_t)size, 0), size);
+	assert_memory_equal(a, b, (size_t)size);
+	/* The holes stayed holes: no more blocks than the source. */
+	assert_int_equal(fstat(src, &sst), 0);
+	assert_int_equal(fstat(dst, &dstt), 0);
+	assert_true(dstt.st_blocks <= sst.st_blocks);
+	assert_int_equal(dstt.st_size, size);
+	close(src);
+	close(dst);
+	free(a);
+	free(b);
+	return steps;
+}
+
+static void
+put(int fd, off_t off, size_t len, int seed)
+{
+	char *buf = malloc(len);
+
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (char)(i * 31 + (size_t)seed);
+	assert_int_equal(pwrite(fd, buf, len, off), (ssize_t)len);
+	free(buf);
+}
+
+static void
+test_copy_sparse(void **state)
+{
+	char dir[] = "/tmp/sprig-test-sparse.XXXXXX", src[64], dst[64];
+	off_t size = 64 * MIB;
+	int fd, steps;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(src, sizeof src, "%s/src", dir);
+	snprintf(dst, sizeof dst, "%s/dst", dir);
+	/* Data at the start, small extents, one across several steps, one
+	 * far past a step's end, and the last page. */
+	fd = open(src, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, size), 0);
+	put(fd, 0, 4096, 1);
+	put(fd, MIB, MIB / 2, 2);
+	put(fd, 3 * MIB - 4096, 8192, 3);
+	put(fd, 10 * MIB, 9 * MIB + 123, 4);
+	put(fd, 40 * MIB, 4096, 5);
+	put(fd, size - 4096, 4096, 6);
+	close(fd);
+	steps = sparse_copy_check(src, dst, size, 4 * MIB);
+	assert_true(steps >= 3);	/* 9.6 MiB of data, 4 MiB a step */
+	/* One step for all of it. */
+	assert_int_equal(sparse_copy_check(src, dst, size, (size_t)size), 1);
+
+	/* Ending in a hole; and no data at all. */
+	fd = open(src, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_int_equal(ftruncate(fd, 8 * MIB), 0);
+	put(fd, 5000, 100, 7);
+	close(fd);
+	sparse_copy_check(src, dst, 8 * MIB, MIB);
+	fd = open(src, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_int_equal(ftruncate(fd, 8 * MIB), 0);
+	close(fd);
+	assert_int_equal(sparse_copy_check(src, dst, 8 * MIB, MIB), 1);
+
+	unlink(src);
+	unlink(dst);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -119,6 +214,7 @@ main(void)
 		cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_size),
 		cmocka_unit_test(test_proc),
+		cmocka_unit_test(test_copy_sparse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
