@@ -62,6 +62,12 @@ struct restore {
 	char		*mem_dir;	/* the target's memory state, if it has one */
 	int64_t		 parent_id;	/* the new top's parent: the target's layer, or
 					 * the base a merge took it down to */
+	/* The new top is made while the state left is checkpointed and the
+	 * VM stops: both must be over before it is recorded. */
+	int		 top_made;	/* its file is whole (merged if need be) */
+	int		 vm_gone;	/* the state left is kept and the VM is down */
+	int		 recorded;	/* the database has the new top */
+	char		*top_failed;	/* why the new top could not be made */
 };
 
 struct fork_op {
@@ -506,6 +512,21 @@ timeline_find(struct core *c, const struct sprite_row *row, const char *label,
 	return r;
 }
 
+/* Frees @rs, and the new top's file if it was never recorded. */
+static void
+restore_free(struct restore *rs)
+{
+	if (rs == NULL)
+		return;
+	if (rs->new_file != NULL && !rs->recorded)
+		unlink(rs->new_file);
+	free(rs->top_failed);
+	free(rs->label);
+	free(rs->new_file);
+	free(rs->mem_dir);
+	free(rs);
+}
+
 /* Frees the restore's state and ends the operation, except with @err 1:
  * then a boot is under way and the VM's ready ends it. */
 static void
@@ -514,12 +535,12 @@ restore_end(struct sprite *s, int err, const char *cause)
 	struct restore *rs = s->tl;
 
 	s->tl = NULL;
-	if (rs != NULL) {
-		free(rs->label);
-		free(rs->new_file);
-		free(rs->mem_dir);
-		free(rs);
+	if (s->img_proc != NULL) {
+		proc_kill(s->img_proc, SIGKILL);
+		proc_forget(s->img_proc);
+		s->img_proc = NULL;
 	}
+	restore_free(rs);
 	if (err != 1)
 		sprite_op_end(s, err, cause);
 }
@@ -579,9 +600,12 @@ restore_img_ok(struct sprite *s, int status, const char *what)
 	if (status == 0)
 		return 0;
 	cause = xasprintf("qemu-img could not %s (it %s)", what, proc_status_str(status));
-	unlink(rs->new_file);
-	restore_end(s, -EIO, cause);
-	free(cause);
+	if (rs->vm_gone) {
+		restore_end(s, -EIO, cause);
+		free(cause);
+	} else {
+		rs->top_failed = cause;	/* told once the VM is down */
+	}
 	return -EIO;
 }
 
@@ -597,7 +621,6 @@ restore_record(struct sprite *s)
 	char *cause = NULL;
 	int r;
 
-	fsync_dir(c->layers_dir);
 	failpoint("restore:layer-made");
 	r = store_checkpoint_get_id(c->store, rs->target_id, &target);
 	if (r == 0)
@@ -626,13 +649,13 @@ restore_record(struct sprite *s)
 	layer_row_done(&layer);
 	if (r < 0) {
 		cause = xasprintf("cannot record the restore: %s", store_errmsg(c->store));
-		unlink(rs->new_file);
 		checkpoint_row_done(&target);
 		restore_end(s, r, cause);
 		free(cause);
 		return;
 	}
 	s->layer_id = layer.id;
+	rs->recorded = 1;
 	failpoint("restore:committed");
 	core_layer_release(c, old_top);
 	core_event(c, s->name, "restore", "restored to v%d%s", target.version,
@@ -651,11 +674,22 @@ restore_record(struct sprite *s)
 	restore_boot(s, NULL);
 }
 
+/* The new top is whole: recorded once the VM is down too. */
+static void
+restore_top_made(struct sprite *s)
+{
+	struct restore *rs = s->tl;
+
+	rs->top_made = 1;
+	if (rs->vm_gone)
+		restore_record(s);
+}
+
 static void
 restore_layer_merged(struct proc *p, int status, void *arg)
 {
 	if (restore_img_ok(arg, status, "merge the restored top's layers") == 0)
-		restore_record(arg);
+		restore_top_made(arg);
 }
 
 /* The new top is made over the target's layer: merged down first if that
@@ -668,9 +702,10 @@ restore_layer_made(struct proc *p, int status, void *arg)
 
 	if (restore_img_ok(s, status, "make the restored top") < 0)
 		return;
+	fsync_dir(s->core->layers_dir);
 	if (!merge_new_top(s->core, rs->new_file, rs->parent_id, restore_layer_merged, s,
 	    &s->img_proc, &rs->parent_id))
-		restore_record(s);
+		restore_top_made(s);
 }
 
 /* The VM is down (or never was): build the new top over the target. */
@@ -679,38 +714,53 @@ restore_stopped(struct sprite *s)
 {
 	struct core *c = s->core;
 	struct restore *rs = s->tl;
-	struct checkpoint_row target = { 0 };
-	struct layer_row layer = { 0 };
-	char *cause = NULL;
+	char *cause;
 	int r;
 
 	store_sprite_set_process(c->store, s->id, 0, 0, NULL);
 	sprite_forget_memory(c, s->id);	/* a sleeping sprite's memory is not the restored disk's */
 	failpoint("restore:vm-stopped");
-	r = store_checkpoint_get_id(c->store, rs->target_id, &target);
-	if (r == 0)
-		r = store_layer_get(c->store, target.layer_id, &layer);
-	if (r == 0 && target.mem_dir != NULL) {
-		/* The RAM is copied while the disk is made and QEMU starts. */
-		rs->mem_dir = xstrdup(target.mem_dir);
+	rs->vm_gone = 1;
+	if (rs->top_failed != NULL) {
+		cause = rs->top_failed;
+		rs->top_failed = NULL;
+		restore_end(s, -EIO, cause);
+		free(cause);
+		return;
+	}
+	if (rs->mem_dir != NULL) {
+		/* The RAM is copied while QEMU starts. */
 		r = memcopy_start(s, rs->mem_dir);
 		if (r < 0) {
 			cause = xasprintf("cannot copy the checkpoint's memory: %s",
 			    strerror(-r));
-			checkpoint_row_done(&target);
-			layer_row_done(&layer);
 			restore_end(s, r, cause);
 			free(cause);
 			return;
 		}
 	}
-	checkpoint_row_done(&target);
+	if (rs->top_made)
+		restore_record(s);
+}
+
+/* Makes the new top over the target's layer, beside the checkpoint of the
+ * state being left: it only reads the target's frozen layers. */
+static int
+restore_make_top(struct sprite *s, const struct checkpoint_row *target, char **cause)
+{
+	struct core *c = s->core;
+	struct restore *rs = s->tl;
+	struct layer_row layer = { 0 };
+	int r;
+
+	r = store_layer_get(c->store, target->layer_id, &layer);
 	if (r < 0) {
-		restore_end(s, r, "the checkpoint vanished during the restore");
-		return;
+		*cause = xstrdup("the checkpoint's layer is missing from the database");
+		return r;
 	}
 	rs->new_file = core_layer_path(c);
 	rs->parent_id = layer.id;
+	rs->mem_dir = target->mem_dir != NULL ? xstrdup(target->mem_dir) : NULL;
 	{
 		char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2",
 		    "-b", layer.file, rs->new_file, NULL };
@@ -719,11 +769,9 @@ restore_stopped(struct sprite *s)
 		r = proc_spawn(c->loop, &spec, restore_layer_made, s, &s->img_proc);
 	}
 	layer_row_done(&layer);
-	if (r < 0) {
-		cause = xasprintf("cannot run qemu-img: %s", strerror(-r));
-		restore_end(s, r, cause);
-		free(cause);
-	}
+	if (r < 0)
+		*cause = xasprintf("cannot run qemu-img: %s", strerror(-r));
+	return r;
 }
 
 static void
@@ -741,6 +789,15 @@ restore_left(struct sprite *s, int err, const char *cause, const struct checkpoi
 	}
 	rs->left_id = cp->id;
 	failpoint("restore:left-checkpointed");
+	if (rs->top_failed != NULL) {
+		/* Nothing to go on to: the sprite keeps running as it was. */
+		char *why = rs->top_failed;
+
+		rs->top_failed = NULL;
+		restore_end(s, -EIO, why);
+		free(why);
+		return;
+	}
 	if (s->vm != NULL) {
 		/* Everything worth keeping is in the checkpoint just made. */
 		s->on_exit = restore_stopped;
@@ -784,13 +841,18 @@ core_restore(struct core *c, const char *name, const char *version,
 	comment = xasprintf("before restore to v%d", target.version);
 	r = ckpt_start(s, comment, 1, 0, restore_left, cause);
 	free(comment);
+	if (r == 0 && restore_make_top(s, &target, cause) < 0) {
+		/* The checkpoint under way ends the restore, with this cause. */
+		rs->top_failed = xstrdup(*cause);
+		free(*cause);
+		*cause = NULL;
+	}
 	checkpoint_row_done(&target);
 	sprite_row_done(&row);
 	if (r < 0) {
-		free(rs->label);
-		free(rs);
 		s->tl = NULL;
 		s->done = NULL;
+		restore_free(rs);
 		sprite_set_op(s, OP_NONE);
 		if (fresh)
 			sprite_free(s);
