@@ -577,7 +577,13 @@ client_http(struct client *c, const char *method, const char *path, const cJSON 
 			rc = -errno;
 			goto lost;
 		}
-		if (response_feed(&r, data, (size_t)n) < 0) {
+		rc = (int)response_feed(&r, data, (size_t)n);
+		if (rc == -EFBIG) {
+			*cause = xasprintf("the daemon's answer to %s %s is larger than %u MiB",
+			    method, path, RESPONSE_BODY_MAX >> 20);
+			goto out;
+		}
+		if (rc < 0) {
 			*cause = xasprintf("the daemon's answer to %s %s is not HTTP", method, path);
 			rc = -EBADMSG;
 			goto out;

@@ -95,6 +95,10 @@ response_on_body(http_parser *p, const char *at, size_t len)
 {
 	struct response *r = p->data;
 
+	if (buf_used(&r->body) + len > RESPONSE_BODY_MAX) {
+		r->too_large = 1;
+		return 1;
+	}
 	buf_add(&r->body, at, len);
 	return 0;
 }
@@ -147,6 +151,8 @@ response_feed(struct response *r, const char *data, size_t len)
 	if (r->complete || (r->head_only && r->head_done))
 		return 0;
 	n = http_parser_execute(&r->parser, &response_settings, data, len);
+	if (r->too_large)
+		return -EFBIG;
 	if (HTTP_PARSER_ERRNO(&r->parser) != HPE_OK &&
 	    HTTP_PARSER_ERRNO(&r->parser) != HPE_PAUSED)
 		return -EBADMSG;

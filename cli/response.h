@@ -13,6 +13,11 @@
 
 #include "common/buf.h"
 
+/* A body the CLI keeps whole (the JSON of an answer, a file it reads, a
+ * stream's line) is at most this: the daemon's own limits are lower, and a
+ * remote daemon (through a tunnel) must not fill the CLI's memory. */
+#define RESPONSE_BODY_MAX	(64u << 20)
+
 struct response {
 	http_parser	 parser;
 	int		 head_only;		/* stop at the end of the head */
@@ -24,6 +29,7 @@ struct response {
 	int		 chunked;		/* Transfer-Encoding: ... chunked */
 	int		 head_done;
 	int		 complete;		/* the whole message is in */
+	int		 too_large;		/* the body passed RESPONSE_BODY_MAX */
 	size_t		 head_len;		/* with head_only: bytes of the head */
 	struct buf	 body;			/* de-chunked; callers may consume it */
 	struct buf	 field;			/* the header being read */
@@ -39,8 +45,9 @@ void response_done(struct response *r);
 /*
  * Feeds @len bytes; @len 0 says the connection ended (which completes a
  * body that runs to the end). Returns the bytes taken (fewer than @len
- * only once the message or, with head_only, its head is complete), or
- * -EBADMSG when it is not HTTP.
+ * only once the message or, with head_only, its head is complete),
+ * -EBADMSG when it is not HTTP, or -EFBIG when the body kept (unconsumed)
+ * passes RESPONSE_BODY_MAX.
  */
 long response_feed(struct response *r, const char *data, size_t len);
 

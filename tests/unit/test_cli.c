@@ -28,6 +28,7 @@
 #include "cli/events.h"
 #include "cli/exec.h"
 #include "cli/format.h"
+#include "cli/response.h"
 #include "cli/template.h"
 #include "cli/timeline.h"
 #include "cli/upgrade.h"
@@ -214,6 +215,38 @@ test_dechunk(void **state)
 	buf_reset(&b);
 	assert_int_equal(upgrade_dechunk("3\r\nabcX\r\n", 9, &b), -EBADMSG);
 	buf_done(&b);
+}
+
+/* A body past RESPONSE_BODY_MAX is refused as it arrives, not kept. */
+static void
+test_body_cap(void **state)
+{
+	static char chunk[1 << 20];
+	char head[128];
+	struct response r;
+	long n = 0;
+	size_t fed = 0;
+
+	memset(chunk, 'x', sizeof chunk);
+	snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: %u\r\n\r\n",
+	    RESPONSE_BODY_MAX + 1);
+	response_init(&r, 0);
+	assert_true(response_feed(&r, head, strlen(head)) > 0);
+	while (fed <= RESPONSE_BODY_MAX && (n = response_feed(&r, chunk, sizeof chunk)) > 0)
+		fed += (size_t)n;
+	assert_int_equal(n, -EFBIG);
+	assert_true(buf_used(&r.body) <= RESPONSE_BODY_MAX);
+	assert_false(r.complete);
+	response_done(&r);
+
+	/* Up to the cap is fine. */
+	snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n",
+	    sizeof chunk);
+	response_init(&r, 0);
+	assert_true(response_feed(&r, head, strlen(head)) > 0);
+	assert_int_equal(response_feed(&r, chunk, sizeof chunk), (long)sizeof chunk);
+	assert_true(r.complete);
+	response_done(&r);
 }
 
 /* The handshake against canned answers written before the request. */
@@ -942,6 +975,7 @@ main(void)
 		cmocka_unit_test(test_error_message),
 		cmocka_unit_test(test_parse_head),
 		cmocka_unit_test(test_dechunk),
+		cmocka_unit_test(test_body_cap),
 		cmocka_unit_test(test_upgrade_perform),
 		cmocka_unit_test(test_exec_text),
 		cmocka_unit_test(test_timeline_result),
