@@ -4,8 +4,11 @@
  * relative ones from the request's working directory, through `..` and
  * symlinks. So no path can name anything outside the guest.
  *
- * Delete, rename, copy, chmod and chown are done as their frame arrives.
- * Read, write and list stay open across loop turns, one record each on
+ * Delete, rename, copy, chmod and chown are done as their frame arrives,
+ * except on a whole tree (a recursive delete, chmod or chown of a
+ * directory, a copy of one): that runs in a child process of its own, so
+ * the agent and every session's output go on meanwhile, and its result
+ * comes back through a pipe (files_tree). Read, write and list stay open across loop turns, one record each on
  * a list: a read sends the file as its output credit allows; a list
  * gathers its records first (at most the request's limit of entries) and
  * sends them the same way; a write takes the host's STDIN frames into a
@@ -25,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -52,6 +56,7 @@ struct file_req {
 	uint64_t	 count;		/* bytes read or written, entries */
 	uint32_t	 credit;	/* output credit left */
 	uint32_t	 unreturned;	/* stdin taken, credit not yet given back */
+	pid_t		 pid;		/* a tree operation's child, until it is done */
 	struct file_req	*next;
 };
 
@@ -144,6 +149,8 @@ files_free(struct file_req *f)
 			break;
 		}
 	}
+	if (f->pid > 0)
+		kill(f->pid, SIGKILL);	/* the host is gone; init reaps it */
 	if (f->fd >= 0)
 		close(f->fd);
 	if (f->tmp != NULL)
@@ -680,14 +687,34 @@ files_copy(const char *src, const char *dst, const struct agent_fs *req, char **
 	return files_copy_tree(src, dst, req->flags & AGENT_FS_PRESERVE, 0, where);
 }
 
-/* The quick operations, done now. */
-static void
-files_now(uint32_t chan, char *path, const struct agent_fs *req)
+static const char *const files_verbs[] = {
+	[AGENT_FS_DELETE] = "delete", [AGENT_FS_RENAME] = "rename",
+	[AGENT_FS_COPY] = "copy", [AGENT_FS_CHMOD] = "chmod", [AGENT_FS_CHOWN] = "chown",
+};
+
+/* What a tree operation's child writes to its pipe before it exits: the
+ * errno (0: done), the count, and where it failed or the path it made. */
+struct files_result {
+	int32_t		 err;
+	uint64_t	 count;
+	char		 text[PATH_MAX];
+};
+
+/* Whether @req works on a whole tree: then it runs in a child. */
+static int
+files_is_tree(const char *path, const struct agent_fs *req)
 {
-	static const char *const verbs[] = {
-		[AGENT_FS_DELETE] = "delete", [AGENT_FS_RENAME] = "rename",
-		[AGENT_FS_COPY] = "copy", [AGENT_FS_CHMOD] = "chmod", [AGENT_FS_CHOWN] = "chown",
-	};
+	struct stat st;
+
+	if (req->op == AGENT_FS_RENAME || lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+		return 0;
+	return req->op == AGENT_FS_COPY || (req->flags & AGENT_FS_RECURSIVE);
+}
+
+/* The operation itself; *@text is where it failed, or the path it made. */
+static int
+files_operate(char *path, const struct agent_fs *req, char **text)
+{
 	char *dst = NULL, *where = NULL;
 	int err;
 
@@ -707,12 +734,102 @@ files_now(uint32_t chan, char *path, const struct agent_fs *req)
 		err = files_change(path, req, &where);
 		break;
 	}
+	if (err != 0) {
+		*text = where ? where : xstrdup(path);
+		free(dst);
+	} else {
+		*text = dst ? dst : xstrdup(path);
+		free(where);
+	}
+	return err;
+}
+
+/* Answers an operation done: @err and @text as files_operate left them. */
+static void
+files_answer(uint32_t chan, uint32_t op, int err, const char *text, uint64_t count)
+{
 	if (err != 0)
-		files_fail(chan, err, verbs[req->op], where ? where : path);
+		files_fail(chan, err, files_verbs[op], text);
 	else
-		files_done_send(chan, 0, dst ? dst : path, walk.count);
-	free(where);
-	free(dst);
+		files_done_send(chan, 0, text, count);
+}
+
+/* Runs a tree operation in a child; files_tree_done answers it. */
+static void
+files_tree(uint32_t chan, char *path, const struct agent_fs *req)
+{
+	struct files_result res = { 0 };
+	struct file_req *f;
+	char *text = NULL;
+	int fds[2];
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) {
+		files_fail(chan, errno, files_verbs[req->op], path);
+		free(path);
+		return;
+	}
+	pid = fork();
+	if (pid < 0) {
+		files_fail(chan, errno, files_verbs[req->op], path);
+		close(fds[0]);
+		close(fds[1]);
+		free(path);
+		return;
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		res.err = files_operate(path, req, &text);
+		res.count = walk.count;
+		snprintf(res.text, sizeof res.text, "%s", text);
+		(void)!write(fds[1], &res, sizeof res);
+		_exit(0);
+	}
+	close(fds[1]);
+	f = files_open(chan, req->op, path, 0);
+	f->fd = fds[0];
+	f->pid = pid;
+}
+
+/* A tree operation's child is done once its pipe is at its end (its
+ * SIGCHLD woke the loop): answer with what it wrote, or that it died.
+ * Returns 0 while it still runs. */
+static int
+files_tree_done(struct file_req *f)
+{
+	struct files_result res;
+	uint8_t data[sizeof res];
+	ssize_t n;
+
+	while ((n = read(f->fd, data, sizeof data)) > 0)
+		buf_add(&f->out, data, (size_t)n);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	f->pid = 0;	/* it wrote and exited, or died: init reaps it */
+	if (n < 0 || buf_used(&f->out) != sizeof res) {
+		files_fail(f->chan, EIO, files_verbs[f->op], f->path);
+		return 1;
+	}
+	memcpy(&res, buf_head(&f->out), sizeof res);
+	res.text[sizeof res.text - 1] = '\0';
+	files_answer(f->chan, f->op, res.err, res.text, res.count);
+	return 1;
+}
+
+/* The quick operations, done now; a whole tree, in a child. */
+static void
+files_now(uint32_t chan, char *path, const struct agent_fs *req)
+{
+	char *text = NULL;
+	int err;
+
+	if (files_is_tree(path, req)) {
+		files_tree(chan, path, req);
+		return;
+	}
+	err = files_operate(path, req, &text);
+	files_answer(chan, req->op, err, text, walk.count);
+	free(text);
 	free(path);
 }
 
@@ -897,7 +1014,11 @@ files_pump(int out_full)
 
 	for (f = reqs; f != NULL && !out_full; f = next) {
 		next = f->next;
-		if (f->op != AGENT_FS_WRITE && files_send(f))
+		if (f->pid > 0) {
+			if (files_tree_done(f))
+				files_free(f);
+		} else if (f->op != AGENT_FS_WRITE && files_send(f)) {
 			files_free(f);
+		}
 	}
 }
