@@ -28,6 +28,12 @@
  * An exec is shared by the HTTP request (until the upgrade), by core (while
  * it waits for the sprite to be idle or awake) and by the live session, so
  * it is reference-counted.
+ *
+ * Output credit (common/agent_proto.h) goes back to the guest as output is
+ * handed on, but not while the WebSocket has WS_LOW_WATER bytes unsent: a
+ * client that does not read stops the command (its pipe fills) instead of
+ * growing the daemon; the credit held back goes once the socket drains. An
+ * attached session's client gives the session's credit the same way.
  */
 #include <errno.h>
 #include <signal.h>
@@ -115,6 +121,8 @@ struct exec {
 	struct exec			*next;		/* in api->execs once upgraded */
 	int				 counted;	/* in api->running */
 	struct exec			*run_next;
+	size_t				 owed;		/* WebSocket: output credit held
+							 * back while the client is slow */
 };
 
 static void
@@ -441,25 +449,33 @@ exec_started(void *arg, int err, const char *message)
 		ws_close(ex->ws, 1000, NULL);
 }
 
+/* WebSocket: gives the output credit held back to the guest (@now: even
+ * if the client is behind; else exec_ws_drained does it then). */
+static void
+exec_ws_credit(struct exec *ex, int now)
+{
+	if (ex->agent == NULL || ex->owed == 0 || (!now && ws_pending(ex->ws) >= WS_LOW_WATER))
+		return;
+	agent_consumed(ex->agent, ex->chan, ex->owed);
+	ex->owed = 0;
+}
+
 static void
 exec_output(void *arg, int stream, const uint8_t *data, size_t len)
 {
 	struct exec *ex = arg;
-	uint8_t *frame;
+	uint8_t head = (uint8_t)stream;
 
 	if (ex->http) {
 		exec_http_add(ex, stream, data, len);
 		return;
 	}
-	if (ex->tty) {
+	if (ex->tty)
 		ws_send(ex->ws, 1, data, len);
-		return;
-	}
-	frame = xmalloc(len + 1);
-	frame[0] = (uint8_t)stream;
-	memcpy(frame + 1, data, len);
-	ws_send(ex->ws, 1, frame, len + 1);
-	free(frame);
+	else
+		ws_send2(ex->ws, 1, &head, 1, data, len);
+	ex->owed += len;
+	exec_ws_credit(ex, 0);
 }
 
 static void
@@ -504,6 +520,7 @@ static const struct agent_session_callbacks exec_session_cb = {
 	.output = exec_output,
 	.exited = exec_exited,
 	.lost = exec_lost,
+	.manual_window = 1,
 };
 
 int
@@ -597,6 +614,9 @@ exec_release(struct exec *ex)
 {
 	exec_retire(ex);
 	if (ex->sess != NULL) {	/* a session goes on without its client */
+		/* What this client was given is in the session's record; the
+		 * session holds back what comes next. */
+		exec_ws_credit(ex, 1);
 		session_detach(ex->sess, ex);
 		session_put(ex->sess);
 		ex->sess = NULL;
@@ -638,9 +658,16 @@ exec_ws_closed(struct ws *ws, int code, void *arg)
 	exec_end(arg);
 }
 
+static void
+exec_ws_drained(struct ws *ws, void *arg)
+{
+	exec_ws_credit(arg, 0);
+}
+
 static const struct ws_callbacks exec_ws_cb = {
 	.message = exec_ws_message,
 	.closed = exec_ws_closed,
+	.drained = exec_ws_drained,
 };
 
 static void
@@ -988,6 +1015,7 @@ exec_session_taken(struct exec *ex)
 	cJSON *j = cJSON_CreateObject();
 	struct session *s = ex->sess;
 
+	exec_ws_credit(ex, 1);
 	ex->sess = NULL;
 	ex->agent = NULL;
 	ex->done = 1;

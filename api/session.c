@@ -10,7 +10,9 @@
  * so at most AGENT_WINDOW_SIZE bytes arrive unseen, which the ring holds
  * whole: the guest pauses rather than the daemon growing. An attach replays
  * the ring (the last SESSION_RING bytes of output, seen or not) and then
- * gives the credit back.
+ * gives the credit back. While attached, the exec gives credit back as its
+ * WebSocket takes the output, so a client that does not read pauses the
+ * guest too.
  *
  * A session is reference-counted: the registry holds one while it is listed,
  * an attached exec one, a kill request one. Timers and kill requests find it
@@ -276,9 +278,8 @@ session_output(void *arg, int stream, const uint8_t *data, size_t len)
 	s->last_activity = time(NULL);
 	session_ring_add(s, stream, data, len);
 	if (s->client != NULL) {
+		/* The client gives the credit back as its socket takes it. */
 		exec_session_output(s->client, stream, data, len);
-		if (s->agent != NULL)
-			agent_consumed(s->agent, s->chan, len);
 	} else {
 		s->owed += len;	/* the guest stops once the window is used */
 	}

@@ -501,10 +501,14 @@ bench_dashboard
 # The sandbox API (issue 6): BENCH_SDK_EXECS (200) execs spread over 4
 # sprites from 20 concurrent clients through the official SDK (installed in
 # the build tree by integration/test_sdk), over TCP with a token, every
-# output checked (bench/sdk_execs.mjs). The daemon is restarted with a TCP
-# listener for it, and stopped after.
+# output checked (bench/sdk_execs.mjs). Then one client on one awake sprite
+# (bench/sdk_stream.mjs): exec of true, and 50 MB of output read through
+# the WebSocket, beside what the same command costs inside the guest alone
+# (writing to a pipe that cat empties) and through sprig exec. The daemon is
+# restarted with a TCP listener for it, and stopped after.
 bench_sdk() {
-	local sdk="$BUILD/sdk-tests" port token r out=()
+	local sdk="$BUILD/sdk-tests" port token r out=() node url s=bench-stream mb=$((763 * 65536))
+	local dd="dd if=/dev/zero bs=65536 count=763 2>/dev/null" t0 samples
 	srow() { out+=("$(printf '%-44s %12s %12s' "$1" "$2" "$3")"); }
 	if [ ! -d "$sdk/node_modules/@fly/sprites" ]; then
 		srow "SDK execs: not run (run integration/test_sdk first)" "-" ""
@@ -515,12 +519,36 @@ bench_sdk() {
 		r=$(node --experimental-websocket --no-warnings "$(dirname "$0")/sdk_execs.mjs" \
 			"http://127.0.0.1:$port" "$token" "$sdk" "${BENCH_SDK_EXECS:-200}" 20 4) ||
 			r="- - failed"
-		sprig token revoke "bench-$port" >/dev/null 2>&1 || true
-		sprig serve --stop >/dev/null 2>&1 || true
 		read -r median p99 errors <<<"$r"
 		srow "${BENCH_SDK_EXECS:-200} SDK execs, 4 sprites, 20 clients: errors" "$errors" "0"
 		srow "  median per exec (ms)" "$median" ""
 		srow "  p99 per exec (ms)" "$p99" ""
+
+		node="node --experimental-websocket --no-warnings $(dirname "$0")/sdk_stream.mjs"
+		url="http://127.0.0.1:$port"
+		sprig create "$s" >/dev/null
+		r=$($node "$url" "$token" "$sdk" "$s" true "${BENCH_SDK_TRUE:-100}") || r="- -"
+		srow "SDK exec of true, awake sprite (ms)" "${r%% *}" "<= 15"
+		srow "  90th percentile, of ${BENCH_SDK_TRUE:-100} in a row (ms)" "${r##* }" ""
+		r=$($node "$url" "$token" "$sdk" "$s" output "$mb" "$RUNS") || r="-"
+		srow "exec output over WebSocket, 50 MB (MB/s)" "${r%% *}" ">= 50"
+		# busybox's time says "real 0m 0.72s" on stderr.
+		samples=()
+		for i in $(seq "$RUNS"); do
+			samples+=("$(sprig exec "$s" -- sh -c "time sh -c '$dd | cat >/dev/null'" 2>&1 |
+				awk -v mb="$mb" '/^real/ {sub(/s$/, "", $3); printf "%.1f\n", mb / 1e6 / ($2 * 60 + $3)}')")
+		done
+		srow "  the command alone in the guest (MB/s)" "$(printf '%s\n' "${samples[@]}" | median)" ""
+		samples=()
+		for i in $(seq "$RUNS"); do
+			t0=$(now_ms)
+			sprig exec "$s" -- sh -c "$dd" >/dev/null
+			samples+=("$(awk -v ms="$(( $(now_ms) - t0 ))" -v mb="$mb" 'BEGIN {printf "%.1f", mb / 1e3 / ms}')")
+		done
+		srow "  the same through sprig exec (MB/s)" "$(printf '%s\n' "${samples[@]}" | median)" ""
+		sprig destroy "$s" >/dev/null
+		sprig token revoke "bench-$port" >/dev/null 2>&1 || true
+		sprig serve --stop >/dev/null 2>&1 || true
 	fi
 	printf '\nsprig bench: the sandbox API (%s)\n' "$accel"
 	printf '%-44s %12s %12s\n' "figure" "measured" "target"

@@ -70,7 +70,9 @@
 /* The first version whose guests serve FS. */
 #define AGENT_VERSION_FS	4
 #define AGENT_PORT_NAME		"org.sprig.agent"
-/* Largest STDOUT/STDERR/STDIN chunk a side sends in one frame. */
+/* Largest STDIN chunk the host sends in one frame, and the most the guest
+ * reads from a pty at once. A guest moves a pipe's output in frames of up
+ * to 256 KiB (any host takes frames up to AGENT_MAX_PAYLOAD). */
 #define AGENT_CHUNK		65536
 /* Each session's initial credit, for its output and for its stdin. */
 #define AGENT_WINDOW_SIZE	(256u * 1024)

@@ -22,11 +22,14 @@
 #include <nettle/sha1.h>
 #include <wslay/wslay.h>
 
+#include "buf.h"
 #include "loop.h"
 #include "util.h"
 #include "xmalloc.h"
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+/* ws_send2's buffer is kept for the next message up to this size. */
+#define WS_SCRATCH_KEEP	(1u << 20)
 
 struct ws {
 	struct loop		*loop;
@@ -418,6 +421,26 @@ ws_send(struct ws *ws, int binary, const void *data, size_t len)
 		ws->high = 1;
 	ws_rearm(ws);
 	return 0;
+}
+
+int
+ws_send2(struct ws *ws, int binary, const void *head, size_t head_len, const void *data,
+    size_t len)
+{
+	/* wslay copies the message: joining the parts in memory already
+	 * touched spares a fresh allocation (and its page faults) per message. */
+	static struct buf scratch;
+	int r;
+
+	buf_reset(&scratch);
+	buf_add(&scratch, head, head_len);
+	buf_add(&scratch, data, len);
+	r = ws_send(ws, binary, buf_head(&scratch), buf_used(&scratch));
+	if (scratch.cap > WS_SCRATCH_KEEP) {
+		buf_done(&scratch);
+		buf_init(&scratch);
+	}
+	return r;
 }
 
 void

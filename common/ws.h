@@ -47,6 +47,9 @@ void ws_free(struct ws *ws);
 
 /* Queues one message (copied). Returns 0, or -EPIPE once closing or closed. */
 int ws_send(struct ws *ws, int binary, const void *data, size_t len);
+/* Queues one message of @head then @data (both copied): as ws_send. */
+int ws_send2(struct ws *ws, int binary, const void *head, size_t head_len, const void *data,
+    size_t len);
 /* Starts the close handshake with @code (1000: normal) and @reason (may be
  * NULL, at most 123 bytes). closed follows when it ends. */
 void ws_close(struct ws *ws, int code, const char *reason);

@@ -20,6 +20,14 @@
  * start went to this host. A host should wait for the guest's HELLO before
  * its first EXEC: the guest may see a new host's first bytes before it
  * sees the old host leave, and then starts that new host clean as well.
+ *
+ * Output is the bulk of what goes to the host, and under TCG every system
+ * call and every byte a guest copies costs. A session's output is read
+ * straight into the queue, up to 256 KiB as one frame, and the queue goes
+ * out in writes of the most virtio_console takes at once, several to a
+ * system call. (Moving a pipe to the port by splice saved little more, and
+ * this kernel's virtio_console hands QEMU zero-sized buffers when a splice
+ * leaves data in the pipe, which QEMU takes for a broken device.)
  */
 #include "agent.h"
 
@@ -31,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,6 +66,10 @@
 #define AGENT_READ_SIZE		65536
 /* An empty queue bigger than this gives its memory back. */
 #define AGENT_BUF_KEEP		(256u << 10)
+/* virtio_console takes at most this much per write(); a writev of several
+ * such pieces costs one system call. */
+#define AGENT_PORT_WRITE_MAX	32768
+#define AGENT_FLUSH_IOV		16
 
 static struct {
 	struct loop	*loop;
@@ -78,6 +91,33 @@ void
 agent_send(uint16_t type, uint32_t chan, const void *payload, size_t len)
 {
 	agent_frame_add(&ag.out, type, chan, payload, len);
+}
+
+ssize_t
+agent_send_output(uint16_t type, uint32_t chan, int fd, size_t max)
+{
+	size_t off, got = 0;
+	ssize_t n;
+
+	/* Read into the queue, as much as there is (a pty gives a few KiB a
+	 * read): one frame for it all. */
+	off = agent_frame_begin(&ag.out, type, chan);
+	while (got < max) {
+		n = read(fd, buf_reserve(&ag.out, max - got), max - got);
+		if (n > 0) {
+			buf_commit(&ag.out, (size_t)n);
+			got += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (got > 0)
+			break;	/* the end or the error shows on the next read */
+		ag.out.len -= AGENT_HDR_SIZE;	/* no frame after all */
+		return n == 0 ? 0 : -errno;
+	}
+	agent_frame_end(&ag.out, off);
+	return (ssize_t)got;
 }
 
 void
@@ -380,10 +420,21 @@ agent_read(void)
 static void
 agent_flush(void)
 {
+	struct iovec iov[AGENT_FLUSH_IOV];
+	size_t off, len;
 	ssize_t n;
+	int k;
 
 	while (ag.up && buf_used(&ag.out) > 0) {
-		n = write(ag.fd, buf_head(&ag.out), buf_used(&ag.out));
+		for (k = 0, off = 0; k < AGENT_FLUSH_IOV && off < buf_used(&ag.out); k++) {
+			len = buf_used(&ag.out) - off;
+			if (len > AGENT_PORT_WRITE_MAX)
+				len = AGENT_PORT_WRITE_MAX;
+			iov[k].iov_base = buf_head(&ag.out) + off;
+			iov[k].iov_len = len;
+			off += len;
+		}
+		n = writev(ag.fd, iov, k);
 		if (n > 0) {
 			agent_out_consume((size_t)n);
 			continue;

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct loop;
 
@@ -22,6 +23,12 @@ void agent_send_exec_ok(uint32_t chan, int pid);
 /* @err is a positive errno. */
 void agent_send_exec_err(uint32_t chan, int err, const char *message);
 void agent_send_exit(uint32_t chan, int code, int sig);
+/*
+ * Reads up to @max bytes of a session's output from @fd straight into the
+ * queue, as one STDOUT/STDERR frame. Returns the bytes queued, 0 at end of
+ * file, or -errno from the read.
+ */
+ssize_t agent_send_output(uint16_t type, uint32_t chan, int fd, size_t max);
 /* Gives the host @bytes more stdin credit on @chan. */
 void agent_send_stdin_window(uint32_t chan, uint32_t bytes);
 

@@ -44,6 +44,12 @@
 
 #define SESSION_ROWS		24
 #define SESSION_COLS		80
+/* The most of a pipe's output sent as one frame: bigger frames, fewer
+ * system calls on both sides. */
+#define SESSION_FRAME_MAX	(256u * 1024)
+/* Output pipes hold this much, so a writer runs ahead while the agent is
+ * busy, and the agent takes bigger pieces at a time. */
+#define SESSION_PIPE_SIZE	(256 * 1024)
 
 static const char *const session_base_env[] = {
 	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -428,6 +434,9 @@ session_exec(uint32_t chan, const struct agent_exec *e, char **cause)
 		fcntl(fds[3], F_SETFL, O_NONBLOCK);
 		fcntl(fds[4], F_SETFL, O_NONBLOCK);
 		fcntl(fds[6], F_SETFL, O_NONBLOCK);
+		/* Not fatal: the default size works, only slower. */
+		fcntl(fds[4], F_SETPIPE_SZ, SESSION_PIPE_SIZE);
+		fcntl(fds[6], F_SETPIPE_SZ, SESSION_PIPE_SIZE);
 	}
 	fcntl(fds[0], F_SETFL, O_NONBLOCK);
 
@@ -513,28 +522,27 @@ session_read_exec(struct session *s)
 	session_check_end(s);
 }
 
-/* Reads one chunk of output, within the credit; at end of file the
+/* Sends one frame of output, within the credit; at end of file the
  * descriptor is closed. */
 static void
 session_read_output(struct session *s, struct session_fd *f, uint16_t type)
 {
-	static uint8_t chunk[AGENT_CHUNK];
-	size_t want = s->out_window < sizeof chunk ? (size_t)s->out_window : sizeof chunk;
+	size_t max = s->tty ? AGENT_CHUNK : SESSION_FRAME_MAX;
+	size_t want = s->out_window < max ? (size_t)s->out_window : max;
 	ssize_t n;
 
 	if (want == 0)
 		return;
-	n = read(f->fd, chunk, want);
+	n = agent_send_output(type, s->chan, f->fd, want);
 	if (n > 0) {
 		s->out_window -= (size_t)n;
-		agent_send(type, s->chan, chunk, (size_t)n);
 		return;
 	}
-	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+	if (n == -EINTR || n == -EAGAIN)
 		return;
 	/* 0, or EIO from a pty master once every slave descriptor is closed. */
-	if (n < 0 && !(s->tty && errno == EIO))
-		init_log("channel %u: read: %s", s->chan, strerror(errno));
+	if (n < 0 && !(s->tty && n == -EIO))
+		init_log("channel %u: read: %s", s->chan, strerror((int)-n));
 	if (s->tty) {
 		s->out_done = 1;
 		session_drop_input(s);

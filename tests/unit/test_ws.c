@@ -272,6 +272,35 @@ test_big_message(void **state)
 	free(big);
 }
 
+/* ws_send2 makes one message of its two parts, whether its scratch buffer
+ * is kept (a small message) or given back (a big one). */
+static void
+test_send2(void **state)
+{
+	struct pair *p = *state;
+	size_t len = 3u << 20, i;
+	uint8_t *big = xmalloc(len), head = 2;
+
+	for (i = 0; i < len; i++)
+		big[i] = (uint8_t)(i * 13 + (i >> 12));
+	assert_int_equal(ws_send2(p->server.ws, 1, &head, 1, "out", 3), 0);
+	run_until(p->loop, &p->client.messages, 1);
+	assert_int_equal(p->client.len, 4);
+	assert_memory_equal(p->client.data, "\002out", 4);
+
+	assert_int_equal(ws_send2(p->server.ws, 1, &head, 1, big, len), 0);
+	run_until(p->loop, &p->client.messages, 2);
+	assert_int_equal(p->client.len, len + 1);
+	assert_int_equal(p->client.data[0], 2);
+	assert_memory_equal(p->client.data + 1, big, len);
+	assert_int_equal(ws_send2(p->server.ws, 0, "ab", 2, "cd", 2), 0);
+	run_until(p->loop, &p->client.messages, 3);
+	assert_int_equal(p->client.binary, 0);
+	assert_int_equal(p->client.len, 4);
+	assert_memory_equal(p->client.data, "abcd", 4);
+	free(big);
+}
+
 /* Fragments with a ping between them, bytes split across the handshake's
  * leftover (the prefix) and several writes. */
 static void
@@ -549,6 +578,7 @@ main(void)
 		cmocka_unit_test(test_client_key),
 		cmocka_unit_test_setup_teardown(test_text_and_binary, setup_pair, teardown),
 		cmocka_unit_test_setup_teardown(test_big_message, setup_pair, teardown),
+		cmocka_unit_test_setup_teardown(test_send2, setup_pair, teardown),
 		cmocka_unit_test_teardown(test_fragmented_input, teardown),
 		cmocka_unit_test_setup_teardown(test_ping_answered, setup_raw, teardown),
 		cmocka_unit_test_setup_teardown(test_masking, setup_raw, teardown),
