@@ -65,10 +65,19 @@
 
 #define AGENT_HDR_SIZE		12
 #define AGENT_MAX_PAYLOAD	(1u << 20)
-#define AGENT_VERSION		4	/* 2: WINDOW and STDIN_WINDOW; 3: REQUEST, IDENTITY;
-					 * 4: FS, FS_DONE */
+#define AGENT_VERSION		5	/* 2: WINDOW and STDIN_WINDOW; 3: REQUEST, IDENTITY;
+					 * 4: FS, FS_DONE; 5: checkpoint disks */
 /* The first version whose guests serve FS. */
 #define AGENT_VERSION_FS	4
+/*
+ * The first version whose guests mount checkpoint disks: read-only SCSI
+ * disks whose serial is AGENT_CKPT_SERIAL then a checkpoint id ("v3"),
+ * at /.sprite/checkpoints/<id>, for as long as the disk is there. No frame
+ * carries this (the guest watches its disks come and go); the host only
+ * attaches such disks to guests that say this version or later.
+ */
+#define AGENT_VERSION_CKPT	5
+#define AGENT_CKPT_SERIAL	"sprig-"
 #define AGENT_PORT_NAME		"org.sprig.agent"
 /* Largest STDIN chunk the host sends in one frame, and the most the guest
  * reads from a pty at once. A guest moves a pipe's output in frames of up

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ckptdisks.h"
 #include "image.h"
 #include "memcopy.h"
 #include "names.h"
@@ -110,6 +111,7 @@ sprite_free(struct sprite *s)
 		}
 	}
 	idle_disarm(s);
+	ckptdisks_free(s);
 	free(s->name);
 	free(s->layer_file);
 	free(s->origin);
@@ -246,10 +248,12 @@ sprite_op_end(struct sprite *s, int err, const char *cause)
 		w->fn(w->arg, 0, NULL);
 		free(w);
 	}
-	if (s->vm == NULL && s->img_proc == NULL)
+	if (s->vm == NULL && s->img_proc == NULL) {
 		sprite_free(s);
-	else
-		idle_arm(s);
+		return;
+	}
+	ckptdisks_schedule(s);	/* the timeline may have moved */
+	idle_arm(s);
 }
 
 char *

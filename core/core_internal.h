@@ -8,6 +8,7 @@
 #include "core.h"
 #include "image.h"
 
+struct ckptdisks;
 struct memcopy;
 struct proc;
 struct vm;
@@ -69,6 +70,7 @@ struct sprite {
 	double		 cpu_pct;	/* of one CPU since the one before; -1 unknown */
 	uint64_t	 rss_kb;
 	int		 idle_s_known;	/* idle_s was read from its row */
+	struct ckptdisks *ckd;		/* checkpoints shown to its guest (ckptdisks.c) */
 	struct sprite	*next;
 };
 

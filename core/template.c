@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckptdisks.h"
 #include "core_internal.h"
 #include "names.h"
 #include "common/util.h"
@@ -219,6 +220,8 @@ core_checkpoint_rm(struct core *c, const char *name, const char *version, char *
 		    n > 1 ? " and others" : "", ts[0].name);
 		goto out;
 	}
+	if (s != NULL)
+		ckptdisks_forget(s, cp.id);	/* its layer may go now */
 	r = store_checkpoint_delete(c->store, cp.id);
 	if (r < 0) {
 		*cause = xasprintf("cannot delete checkpoint v%d: %s", cp.version,
@@ -229,6 +232,8 @@ core_checkpoint_rm(struct core *c, const char *name, const char *version, char *
 	if (cp.mem_dir != NULL)
 		rm_rf(cp.mem_dir);
 	core_event(c, name, "checkpoint", "deleted v%d", cp.version);
+	if (s != NULL)
+		ckptdisks_schedule(s);	/* an older one takes its place */
 out:
 	template_rows_free(ts, n);
 	checkpoint_row_done(&cp);

@@ -32,6 +32,7 @@
 
 #include "common/loop.h"
 #include "agent.h"
+#include "ckptmount.h"
 #include "request.h"
 #include "session.h"
 #include "sprite-env.h"
@@ -311,6 +312,8 @@ main(int argc, char **argv)
 	session_init(l);
 	agent_start(l);
 	request_start(l);
+	if (getpid() == 1)
+		ckptmount_start(l);
 	loop_set_before_sleep(l, agent_before_sleep, NULL);
 	for (;;) {
 		struct timespec pause_ts = { 1, 0 };

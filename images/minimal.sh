@@ -23,9 +23,10 @@ trap '[ "$BASH_SUBSHELL" != 0 ] || die "\"$BASH_COMMAND\" failed (line $LINENO)"
 KERNEL_META=linux-image-cloud-amd64
 BUSYBOX=/bin/busybox
 ROOTFS_SIZE=256M
-# The drivers the initramfs loads: PCI virtio, the disk, the agent's port.
+# The drivers the initramfs loads: PCI virtio, the disk, the agent's port,
+# and the SCSI disks checkpoints are shown on (/.sprite/checkpoints).
 # Their dependencies come along (from each module's modinfo "depends=").
-MODULES="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk virtio_console"
+MODULES="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk virtio_console virtio_scsi sd_mod"
 
 [ $# -eq 1 ] || die "usage: minimal.sh OUTDIR"
 out=$1
@@ -227,6 +228,9 @@ sleeps when idle and wakes, processes intact, when used again.
   checkpoints the disk live, in milliseconds.
 - `sprite-env checkpoints restore v3` puts the disk back to v3 and restarts
   the sprite; `restore undo` goes back to before the last restore.
+- `/.sprite/checkpoints/v3/` holds v3's files, read-only, for the five
+  newest checkpoints on the way to where the disk is now:
+  `diff -r /.sprite/checkpoints/v3/etc /etc`, or copy one file back.
 - Checkpoint before anything risky. A broken sprite is one restore away.
 
 ## Staying awake

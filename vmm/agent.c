@@ -192,6 +192,12 @@ agent_ready(const struct agent *a)
 	return a->ready && !a->closed;
 }
 
+uint32_t
+agent_version(const struct agent *a)
+{
+	return a->ready ? a->version : 0;
+}
+
 /* Gives @n bytes of output credit back to the guest, a batch at a time. */
 static void
 agent_grant_output(struct agent *a, struct agent_session *s, uint64_t n)

@@ -71,6 +71,8 @@ struct agent *agent_new(struct loop *l, int fd, const struct agent_callbacks *cb
 /* Closes the channel; sessions are told lost. */
 void agent_free(struct agent *a);
 int agent_ready(const struct agent *a);	/* the guest's HELLO has arrived */
+/* The protocol version the guest's HELLO gave (0 before it). */
+uint32_t agent_version(const struct agent *a);
 
 /* Starts @e in the guest. Returns 0 with the session's channel in *ret_chan. */
 int agent_exec(struct agent *a, const struct agent_exec *e,

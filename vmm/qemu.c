@@ -74,6 +74,7 @@ struct vm {
 	int			 saved;		/* paused with its state saved */
 	struct qemu_save	*save;		/* a save under way */
 	struct qemu_stream	*stream;	/* a merge (block-stream job) under way */
+	struct qemu_disk	*disks;		/* checkpoint disks attached (or being) */
 };
 
 /* A save under way: stop, snapshot the disk, migrate the device state. */
@@ -101,8 +102,34 @@ struct qemu_stream {
 };
 #define QEMU_STREAM_JOB	"merge"
 
+/* A checkpoint disk: a scsi-hd device QEMU knows by @id over a
+ * read-only block node (qemu_disk_attach). */
+struct qemu_disk {
+	char			*id;
+	char			*node;
+	int			 gone;	/* unplugged; the node closes at DEVICE_DELETED */
+	struct qemu_disk	*next;
+};
+
+/* A disk attach in flight: blockdev-add, then device_add. */
+struct qemu_disk_op {
+	struct vm	*vm;
+	char		*id;
+	char		*node;
+	int		 added;		/* blockdev-add succeeded */
+	char		*cause;		/* the first failure */
+	vm_done_fn	 fn;
+	void		*arg;
+};
+
+#define QEMU_SCSI_BUS	"scsi0"
+
 static const struct agent_callbacks qemu_agent_cb;
 static void qemu_stream_end(struct vm *vm, int err, const char *cause);
+static void qemu_scsi_argv(char ***v, size_t *n);
+static void qemu_disks_free(struct vm *vm);
+static void qemu_disks_drop(struct vm *vm, qmp_reply_fn fn);
+static void qemu_disk_deleted(struct vm *vm, const cJSON *data);
 static const struct qmp_callbacks qemu_qmp_cb;
 
 const char *
@@ -229,11 +256,26 @@ qemu_build_argv(const struct vm_config *cfg, const char *binary,
 	argv_add(&v, &n, xasprintf("socket,id=console,fd=%d,server=on,wait=off", console_fd));
 	argv_add(&v, &n, xstrdup("-serial"));
 	argv_add(&v, &n, xstrdup("chardev:console"));
+	qemu_scsi_argv(&v, &n);
 	if (cfg->incoming != NULL) {
 		argv_add(&v, &n, xstrdup("-incoming"));
 		argv_add(&v, &n, xstrdup("defer"));
 	}
 	return v;
+}
+
+/*
+ * The SCSI controller checkpoint disks are plugged into (qemu_disk_attach).
+ * It is the last device, so the devices before it keep the PCI slots they
+ * had without it: a state saved by a QEMU without it still loads (the
+ * guest never saw it then). SCSI hot-plug needs no ACPI or PCIe port, and
+ * an unplugged disk is gone from the machine when device_del returns.
+ */
+static void
+qemu_scsi_argv(char ***v, size_t *n)
+{
+	argv_add(v, n, xstrdup("-device"));
+	argv_add(v, n, xstrdup("virtio-scsi-pci,id=" QEMU_SCSI_BUS));
 }
 
 char *
@@ -526,6 +568,10 @@ qemu_qmp_event(struct qmp *q, const char *event, const cJSON *data, void *arg)
 		qemu_stream_event(vm, event, data);
 		return;
 	}
+	if (strcmp(event, "DEVICE_DELETED") == 0) {
+		qemu_disk_deleted(vm, data);
+		return;
+	}
 	if (strcmp(event, "MIGRATION") != 0)
 		return;
 	st = cJSON_GetObjectItemCaseSensitive(data, "status");
@@ -681,6 +727,7 @@ qemu_release(struct vm *vm)
 		return;
 	vm->released = 1;
 	qemu_close_channels(vm);
+	qemu_disks_free(vm);
 	free(vm->stream);
 	vm->stream = NULL;
 	proc_forget(vm->proc);
@@ -1023,7 +1070,9 @@ qemu_save(struct vm *vm, const char *state_file, const char *disk_file, vm_done_
 	}
 	vm->save = sv;
 	/* One pipeline: QMP runs the commands in order, and any failure ends
-	 * the save; the MIGRATION event ends it when the state is written. */
+	 * the save; the MIGRATION event ends it when the state is written.
+	 * Checkpoint disks go first: a saved state never holds one. */
+	qemu_disks_drop(vm, qemu_save_step);
 	qmp_command(vm->qmp, "stop", NULL, -1, qemu_save_step, vm);
 	if (disk_file != NULL) {
 		sv->disk_file = xstrdup(disk_file);
@@ -1171,6 +1220,260 @@ qemu_stream(struct vm *vm, const char *base_file, vm_done_fn fn, void *arg)
 	return r;
 }
 
+/* Disk @id as attached (or being attached); not one being unplugged. */
+static struct qemu_disk **
+qemu_disk_find(struct vm *vm, const char *id)
+{
+	struct qemu_disk **dp;
+
+	for (dp = &vm->disks; *dp != NULL; dp = &(*dp)->next) {
+		if (!(*dp)->gone && strcmp((*dp)->id, id) == 0)
+			return dp;
+	}
+	return NULL;
+}
+
+static void
+qemu_disk_remove(struct qemu_disk **dp)
+{
+	struct qemu_disk *d = *dp;
+
+	*dp = d->next;
+	free(d->id);
+	free(d->node);
+	free(d);
+}
+
+static void
+qemu_disks_free(struct vm *vm)
+{
+	while (vm->disks != NULL)
+		qemu_disk_remove(&vm->disks);
+}
+
+static void
+qemu_disk_ignore(struct qmp *q, int err, const cJSON *ret, const char *desc, void *arg)
+{
+}
+
+static void
+qemu_disk_node_del(struct vm *vm, const char *node)
+{
+	cJSON *args = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(args, "node-name", node);
+	qmp_command(vm->qmp, "blockdev-del", args, -1, qemu_disk_ignore, NULL);
+}
+
+/*
+ * Unplugs disk *@dp; @fn hears the device_del. The device is gone from the
+ * machine (and from any state saved next) when device_del returns, but
+ * QEMU lets go of its block node a moment later: the node is closed at
+ * DEVICE_DELETED (qemu_disk_deleted).
+ */
+static void
+qemu_disk_unplug(struct vm *vm, struct qemu_disk *d, qmp_reply_fn fn, void *arg)
+{
+	cJSON *args = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(args, "id", d->id);
+	qmp_command(vm->qmp, "device_del", args, -1, fn, arg);
+	d->gone = 1;
+}
+
+/* DEVICE_DELETED: the oldest unplug of that id is over; close its node. */
+static void
+qemu_disk_deleted(struct vm *vm, const cJSON *data)
+{
+	const cJSON *dev = cJSON_GetObjectItemCaseSensitive(data, "device");
+	struct qemu_disk **dp, **oldest = NULL;
+
+	if (!cJSON_IsString(dev))
+		return;
+	for (dp = &vm->disks; *dp != NULL; dp = &(*dp)->next) {
+		if ((*dp)->gone && strcmp((*dp)->id, dev->valuestring) == 0)
+			oldest = dp;	/* newest first in the list */
+	}
+	if (oldest == NULL)
+		return;
+	if (vm->qmp != NULL)
+		qemu_disk_node_del(vm, (*oldest)->node);
+	qemu_disk_remove(oldest);
+}
+
+/* A stale disk's block node, by the answer to qom-get of its "drive":
+ * remembered as being unplugged, so DEVICE_DELETED closes it. */
+static void
+qemu_disk_stale_node(struct qmp *q, int err, const cJSON *ret, const char *desc, void *arg)
+{
+	struct qemu_disk_op *op = arg;
+	struct qemu_disk *d;
+
+	if (err == 0 && !op->vm->released && cJSON_IsString(ret)) {
+		d = xcalloc(1, sizeof *d);
+		d->id = op->id;
+		d->node = xstrdup(ret->valuestring);
+		d->gone = 1;
+		d->next = op->vm->disks;
+		op->vm->disks = d;
+		op->id = NULL;
+	}
+	free(op->id);
+	free(op);
+}
+
+/* A VM adopted from an earlier daemon may still have disk @id: unplug it
+ * before it is plugged in again, and close its node once it is gone. */
+static void
+qemu_disk_unplug_stale(struct vm *vm, const char *id)
+{
+	struct qemu_disk_op *op = xcalloc(1, sizeof *op);
+	cJSON *args = cJSON_CreateObject();
+	char *path = xasprintf("/machine/peripheral/%s", id);
+
+	op->vm = vm;
+	op->id = xstrdup(id);
+	cJSON_AddStringToObject(args, "path", path);
+	cJSON_AddStringToObject(args, "property", "drive");
+	qmp_command(vm->qmp, "qom-get", args, -1, qemu_disk_stale_node, op);
+	free(path);
+	args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "id", id);
+	qmp_command(vm->qmp, "device_del", args, -1, qemu_disk_ignore, NULL);
+}
+
+/* Queues the unplug of every checkpoint disk (before a save). */
+static void
+qemu_disks_drop(struct vm *vm, qmp_reply_fn fn)
+{
+	for (struct qemu_disk *d = vm->disks; d != NULL; d = d->next) {
+		if (!d->gone)
+			qemu_disk_unplug(vm, d, fn, vm);
+	}
+}
+
+static void
+qemu_disk_op_free(struct qemu_disk_op *op)
+{
+	free(op->id);
+	free(op->node);
+	free(op->cause);
+	free(op);
+}
+
+static void
+qemu_disk_node_added(struct qmp *q, int err, const cJSON *ret, const char *desc, void *arg)
+{
+	struct qemu_disk_op *op = arg;
+
+	if (err == 0)
+		op->added = 1;
+	else
+		op->cause = xasprintf("QEMU cannot open the layer: %s",
+		    desc ? desc : strerror(-err));
+}
+
+static void
+qemu_disk_plugged(struct qmp *q, int err, const cJSON *ret, const char *desc, void *arg)
+{
+	struct qemu_disk_op *op = arg;
+	struct vm *vm = op->vm;
+	struct qemu_disk **dp;
+
+	if (err < 0 && op->cause == NULL)
+		op->cause = xasprintf("QEMU cannot plug in the disk: %s",
+		    desc ? desc : strerror(-err));
+	if (vm->released) {
+		qemu_disk_op_free(op);
+		return;
+	}
+	if (op->cause != NULL) {
+		/* No device came: the node (if any) is free at once. */
+		dp = qemu_disk_find(vm, op->id);
+		if (dp != NULL && strcmp((*dp)->node, op->node) == 0)
+			qemu_disk_remove(dp);
+		if (op->added && vm->qmp != NULL)
+			qemu_disk_node_del(vm, op->node);
+	}
+	op->fn(vm, op->cause != NULL ? (err < 0 ? err : -EIO) : 0, op->cause, op->arg);
+	qemu_disk_op_free(op);
+}
+
+static int
+qemu_disk_attach(struct vm *vm, const char *id, const char *file, const char *serial,
+    vm_done_fn fn, void *arg)
+{
+	static unsigned seq;
+	struct qemu_disk_op *op;
+	struct qemu_disk *d;
+	cJSON *args, *child;
+
+	if (vm->phase != QEMU_READY || vm->qmp == NULL)
+		return -ENOTCONN;
+	if (qemu_disk_find(vm, id) != NULL)
+		return -EEXIST;
+	if (vm->adopted)
+		qemu_disk_unplug_stale(vm, id);
+	op = xcalloc(1, sizeof *op);
+	op->vm = vm;
+	op->id = xstrdup(id);
+	/* Its own node name each time: an unplugged one may not be closed
+	 * yet (one an earlier daemon named, either). */
+	if (seq == 0)
+		seq = (unsigned)(now_unix_ms() % 100000) * 10000;
+	op->node = xasprintf("%s.%u", id, ++seq);
+	op->fn = fn;
+	op->arg = arg;
+	/* Read-only all the way down: the layer's backing chain opens
+	 * read-only too, and a frozen layer is never opened for writing. */
+	args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "driver", "qcow2");
+	cJSON_AddStringToObject(args, "node-name", op->node);
+	cJSON_AddTrueToObject(args, "read-only");
+	child = cJSON_AddObjectToObject(args, "file");
+	cJSON_AddStringToObject(child, "driver", "file");
+	cJSON_AddStringToObject(child, "filename", file);
+	cJSON_AddTrueToObject(child, "read-only");
+	qmp_command(vm->qmp, "blockdev-add", args, -1, qemu_disk_node_added, op);
+	args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "driver", "scsi-hd");
+	cJSON_AddStringToObject(args, "id", id);
+	cJSON_AddStringToObject(args, "bus", QEMU_SCSI_BUS ".0");
+	cJSON_AddStringToObject(args, "drive", op->node);
+	cJSON_AddStringToObject(args, "serial", serial);
+	if (qmp_command(vm->qmp, "device_add", args, -1, qemu_disk_plugged, op) < 0) {
+		qemu_disk_op_free(op);
+		return -ENOTCONN;
+	}
+	d = xcalloc(1, sizeof *d);
+	d->id = xstrdup(id);
+	d->node = xstrdup(op->node);
+	d->next = vm->disks;
+	vm->disks = d;
+	return 0;
+}
+
+static int
+qemu_disk_detach(struct vm *vm, const char *id)
+{
+	struct qemu_disk **dp = qemu_disk_find(vm, id);
+
+	if (dp == NULL)
+		return -ENOENT;
+	if (vm->phase != QEMU_READY || vm->qmp == NULL) {
+		qemu_disk_remove(dp);
+		return -ENOTCONN;
+	}
+	qemu_disk_unplug(vm, *dp, qemu_disk_ignore, NULL);
+	return 0;
+}
+
+static int
+qemu_disk_attached(const struct vm *vm, const char *id)
+{
+	return qemu_disk_find((struct vm *)vm, id) != NULL;
+}
+
 static pid_t
 qemu_pid(const struct vm *vm)
 {
@@ -1206,4 +1509,7 @@ const struct vmm_ops qemu_vmm_ops = {
 	.load = qemu_load,
 	.stream = qemu_stream,
 	.agent = qemu_agent,
+	.disk_attach = qemu_disk_attach,
+	.disk_detach = qemu_disk_detach,
+	.disk_attached = qemu_disk_attached,
 };

@@ -104,6 +104,23 @@ struct vmm_ops {
 	int (*stream)(struct vm *vm, const char *base_file, vm_done_fn fn, void *arg);
 	/* The agent channel of a ready VM, else NULL. */
 	struct agent *(*agent)(const struct vm *vm);
+	/*
+	 * Checkpoint disks: frozen layers shown to the guest, read-only.
+	 * disk_attach opens @file (a qcow2 layer, with its backing chain)
+	 * read-only and plugs it in as a disk named @id whose serial the
+	 * guest reads as @serial; @fn hears once it is there or could not be
+	 * (never after release). The VM's own disk is untouched. disk_detach
+	 * unplugs and closes it; the file is not opened again by this VM.
+	 * Returns 0 or a negative errno (-ENOTCONN: not ready; -EEXIST,
+	 * -ENOENT: @id is, or is not, attached). disk_attached says whether
+	 * @id is attached or being attached. A save (sleep, memory
+	 * checkpoint) detaches every such disk first: saved states never hold
+	 * one, so a wake or a restore starts with none. Optional (NULL).
+	 */
+	int (*disk_attach)(struct vm *vm, const char *id, const char *file,
+	    const char *serial, vm_done_fn fn, void *arg);
+	int (*disk_detach)(struct vm *vm, const char *id);
+	int (*disk_attached)(const struct vm *vm, const char *id);
 };
 
 extern const struct vmm_ops qemu_vmm_ops;

@@ -87,4 +87,76 @@ expect_eq "the timeline did not change" "$before" "$(sprig checkpoints dev --jso
 expect_eq "no sprite came or went" "$sprites" \
     "$(sprig list | awk 'NR > 1 { print $1 }' | sort | tr '\n' ' ')"
 expect_eq "the wreck is still current" "gone" "$(sprig exec dev -- sh -c '[ -e /etc ] || echo gone')"
+
+# Inside the sprite, /.sprite/checkpoints/vN shows the five newest checkpoints
+# of its timeline read-only, following new checkpoints, deletes and sleep.
+source "$(dirname "$0")/layers.sh"
+view=/.sprite/checkpoints
+# The names under /.sprite/checkpoints, once they are WANT (the disks come
+# and go a moment after the command that moved them returned).
+shown() {
+	local want=$1 got i
+	for i in $(seq 50); do
+		got=$(sprig exec dev -- ls "$view" | tr '\n' ' ' | sed 's/ $//')
+		[ "$got" != "$want" ] || break
+		sleep 0.2
+	done
+	echo "$got"
+}
+sort_ids() { tr ' ' '\n' | sort -t v -k 2 -n | tr '\n' ' ' | sed 's/ $//'; }
+
+sprig exec dev -- sh -c 'echo old > /root/seen; sync'
+ids=()
+ids+=("$(sprig checkpoint dev -m "seen is old")")
+sprig exec dev -- sh -c 'echo new > /root/seen; sync'
+expect_eq "the checkpoint appears in $view without a reboot" "$first $wreck ${ids[0]}" \
+    "$(shown "$first $wreck ${ids[0]}" | sort_ids)"
+expect_eq "it holds the file as it was" "old" "$(sprig exec dev -- cat "$view/${ids[0]}/root/seen")"
+expect_eq "the sprite's own file moved on" "new" "$(sprig exec dev -- cat /root/seen)"
+expect_contains "diff -r against it shows the change" "+new" \
+    "$(sprig exec dev -- sh -c "diff -r $view/${ids[0]}/root /root || true")"
+expect_fail "it cannot be written" "Read-only file system" \
+    sprig exec dev -- sh -c "echo x > $view/${ids[0]}/root/seen"
+sprig exec dev -- cp "$view/${ids[0]}/root/seen" /root/seen
+expect_eq "a file copies back out of it" "old" "$(sprig exec dev -- cat /root/seen)"
+
+for i in 1 2 3 4 5; do
+	ids+=("$(sprig checkpoint dev)")
+done
+last5="${ids[1]} ${ids[2]} ${ids[3]} ${ids[4]} ${ids[5]}"
+expect_eq "after six checkpoints it shows the newest five" "$last5" "$(shown "$last5" | sort_ids)"
+
+sprig checkpoint rm dev "${ids[3]}" >/dev/null
+want="${ids[0]} ${ids[1]} ${ids[2]} ${ids[4]} ${ids[5]}"
+expect_eq "a deleted checkpoint disappears (an older one comes back)" "$want" \
+    "$(shown "$want" | sort_ids)"
+
+sprig sleep dev >/dev/null
+sprig wake dev >/dev/null
+expect_eq "after sleep and wake it is all still there" "$want" "$(shown "$want" | sort_ids)"
+expect_eq "and readable" "old" "$(sprig exec dev -- cat "$view/${ids[0]}/root/seen")"
+expect_eq "the guest mounts nothing twice" "5" \
+    "$(sprig exec dev -- sh -c "grep -c ' $view/' /proc/mounts")"
+
+mem=$(sprig checkpoint dev --memory -m "with the view")
+sprig restore dev "$mem" >/dev/null
+want="${ids[1]} ${ids[2]} ${ids[4]} ${ids[5]} $mem"
+expect_eq "a restore from memory shows its own timeline" "$want" "$(shown "$want" | sort_ids)"
+expect_eq "and it reads" "old" "$(sprig exec dev -- cat "$view/$mem/root/seen")"
+expect_eq "with nothing mounted twice" "5" \
+    "$(sprig exec dev -- sh -c "grep -c ' $view/' /proc/mounts")"
+
+# A checkpoint whose layer file is gone is skipped and said; the sprite runs on.
+gone=$(sq "select l.file from checkpoints c join layers l on l.id = c.layer_id
+    join sprites s on s.id = c.sprite_id where s.name = 'dev' and c.version = ${ids[0]#v}")
+rm -f "$gone"
+sprig checkpoint rm dev "${ids[4]}" >/dev/null
+for i in $(seq 50); do
+	! sprig events dev | grep -q "checkpoint ${ids[0]} is not shown" || break
+	sleep 0.2
+done
+expect_contains "the event log says why" "checkpoint ${ids[0]} is not shown" "$(sprig events dev)"
+want="${ids[1]} ${ids[2]} ${ids[5]} $mem"
+expect_eq "a checkpoint whose layer is missing is not shown" "$want" "$(shown "$want" | sort_ids)"
+expect_eq "the sprite runs on" "running" "$(sprig list | awk '$1 == "dev" { print $2 }')"
 finish
