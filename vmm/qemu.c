@@ -178,8 +178,9 @@ qemu_resume_kernel(const char *kernel)
 		close(fd);
 	if (len < BZIMAGE_MAGIC_OFF + 4 || memcmp(buf + BZIMAGE_MAGIC_OFF, "HdrS", 4) != 0)
 		goto fail;
-	setup = (size_t)((unsigned char)buf[BZIMAGE_SETUP_SECTS] ? (unsigned char)buf[BZIMAGE_SETUP_SECTS] : 4) + 1;
-	setup = setup * 512 + BZIMAGE_TAIL;
+	/* The setup sectors, 0 meaning 4, then the boot sector itself. */
+	setup = (unsigned char)buf[BZIMAGE_SETUP_SECTS];
+	setup = ((setup != 0 ? setup : 4) + 1) * 512 + BZIMAGE_TAIL;
 	if (setup > (size_t)len || write_file_atomic(head, buf, setup, 0644) < 0)
 		goto fail;
 	return head;
