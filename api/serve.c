@@ -28,6 +28,7 @@
 #include "common/util.h"
 #include "common/xmalloc.h"
 #include "core/core.h"
+#include "vmm/qemu.h"
 #include "vmm/vmm.h"
 
 static void serve_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -111,6 +112,7 @@ serve_main(int argc, char **argv)
 	struct api *api = NULL;
 	struct auth *auth = NULL;
 	char *home = NULL, *libexec = NULL, *sock = NULL, *pidfile = NULL, *cause = NULL;
+	char *preload;
 	char pid[32];
 	const char *env, *tcp = getenv("SPRIG_LISTEN");
 	sigset_t mask;
@@ -176,6 +178,11 @@ serve_main(int argc, char **argv)
 	cfg.home = home;
 	cfg.libexec = libexec;
 	cfg.vmm = &qemu_vmm_ops;
+	/* SPRIG_QEMU_PRELOAD="" starts QEMU without it (to compare). */
+	env = getenv("SPRIG_QEMU_PRELOAD");
+	preload = env != NULL ? xstrdup(env) : xasprintf("%s/libsprig-qemu-preload.so", libexec);
+	qemu_set_preload(preload);
+	free(preload);
 	env = getenv("SPRIG_BOOT_TIMEOUT");
 	cfg.boot_timeout_ms = env ? atoi(env) * 1000 : 0;
 	/* Idle sprites sleep after SPRIG_IDLE seconds ("off": never); 30 s
@@ -250,6 +257,7 @@ out:
 	if (status == 0)
 		serve_log("stopped");
 	free(home);
+	qemu_set_preload(NULL);
 	free(libexec);
 	free(sock);
 	free(pidfile);

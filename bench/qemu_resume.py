@@ -21,6 +21,11 @@ sid = sqlite3.connect(os.path.join(home, "sprig.db")).execute(
     "SELECT id FROM sprites WHERE name = ?", (name,)).fetchone()[0]
 pid = int(open(os.path.join(home, "run", name, "qemu.pid")).read())
 argv = open(f"/proc/{pid}/cmdline", "rb").read().rstrip(b"\0").decode().split("\0")
+# The same QEMU: with the daemon's preload, if it gave one.
+env = dict(os.environ)
+for kv in open(f"/proc/{pid}/environ", "rb").read().split(b"\0"):
+    if kv.startswith(b"LD_PRELOAD="):
+        env["LD_PRELOAD"] = kv.decode().split("=", 1)[1]
 subprocess.run(["sprig", "sleep", name], check=True, stdout=subprocess.DEVNULL)
 
 d = tempfile.mkdtemp(prefix="sprig-bench-resume-")
@@ -67,7 +72,7 @@ try:
             listen[cid].listen(1)
         fds = {cid: s.fileno() for cid, s in listen.items()}
         t0 = time.perf_counter()
-        q = subprocess.Popen(command(fds), pass_fds=list(fds.values()),
+        q = subprocess.Popen(command(fds), pass_fds=list(fds.values()), env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             conns = {}

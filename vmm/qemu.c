@@ -132,6 +132,28 @@ static void qemu_disks_drop(struct vm *vm, qmp_reply_fn fn);
 static void qemu_disk_deleted(struct vm *vm, const cJSON *data);
 static const struct qmp_callbacks qemu_qmp_cb;
 
+static char *qemu_preload;
+
+void
+qemu_set_preload(const char *path)
+{
+	free(qemu_preload);
+	qemu_preload = path != NULL && access(path, R_OK) == 0 ? xstrdup(path) : NULL;
+}
+
+/* "LD_PRELOAD=...": ours first, then any the daemon was given. */
+static char *
+qemu_preload_env(void)
+{
+	const char *had = getenv("LD_PRELOAD");
+
+	if (qemu_preload == NULL)
+		return NULL;
+	if (had != NULL && *had != '\0')
+		return xasprintf("LD_PRELOAD=%s %s", qemu_preload, had);
+	return xasprintf("LD_PRELOAD=%s", qemu_preload);
+}
+
 const char *
 qemu_binary(void)
 {
@@ -760,6 +782,7 @@ qemu_start(struct loop *l, const struct vm_config *cfg,
 	struct vm *vm;
 	int fds[3] = { -1, -1, -1 }, r;
 	char **argv = NULL, *log = NULL, *pidfile, *pidstr, *resume_kernel = NULL;
+	char *env[2] = { NULL, NULL };
 	struct proc_spec spec = { 0 };
 	struct vm_config resume_cfg;
 
@@ -795,7 +818,9 @@ qemu_start(struct loop *l, const struct vm_config *cfg,
 	argv = qemu_build_argv(cfg, qemu_binary(), qemu_accel(), fds[0], fds[1], fds[2]);
 	log = qemu_path(vm, QEMU_LOG);
 	unlink(log);
+	env[0] = qemu_preload_env();
 	spec.argv = argv;
+	spec.env_add = env[0] != NULL ? env : NULL;
 	spec.output = log;
 	spec.keep_fds = fds;
 	spec.nkeep_fds = 3;
@@ -820,6 +845,7 @@ qemu_start(struct loop *l, const struct vm_config *cfg,
 	for (int i = 0; i < 3; i++)
 		close(fds[i]);
 	qemu_argv_free(argv);
+	free(env[0]);
 	free(resume_kernel);
 	free(log);
 
@@ -835,6 +861,7 @@ fail:
 			close(fds[i]);
 	}
 	qemu_argv_free(argv);
+	free(env[0]);
 	free(resume_kernel);
 	free(log);
 	qemu_release(vm);

@@ -1,5 +1,6 @@
 /*
- * qemu: the QEMU backend of vmm.h. Exposed here only what tests need.
+ * qemu: the QEMU backend of vmm.h. Exposed here what tests need, and the
+ * backend's one setting.
  */
 #ifndef SPRIG_QEMU_H
 #define SPRIG_QEMU_H
@@ -40,6 +41,12 @@ char *qemu_node_name(const char *file);
  * be written; the caller frees the result.
  */
 char *qemu_resume_kernel(const char *kernel);
+/*
+ * A library to preload into every QEMU started from now on
+ * (vmm/preload/qemu_preload.c), or NULL for none; copied. A path that does
+ * not exist is ignored.
+ */
+void qemu_set_preload(const char *path);
 /* The QEMU binary: $SPRIG_QEMU or qemu-system-x86_64. */
 const char *qemu_binary(void);
 

@@ -33,6 +33,13 @@ out=$(script -qec "stty rows 33 cols 101; $SPRIG_BUILD/sprig exec -t dev -- sh -
 expect_contains "tty size reaches the guest" "33 101" "$out"
 expect_contains "the command has a tty" "/dev/pts/" "$out"
 
+# QEMU runs with sprig's preload, which leaves glibc's malloc_trim out
+# (vmm/preload/qemu_preload.c says why).
+pid=$(test_qemu_pids | head -1)
+expect_contains "QEMU gets the preload" "libsprig-qemu-preload.so" \
+	"$(tr '\0' '\n' < "/proc/$pid/environ" | grep '^LD_PRELOAD=')"
+expect_contains "which QEMU loaded" "libsprig-qemu-preload.so" "$(cat "/proc/$pid/maps")"
+
 sprig exec dev -- sh -c 'echo kept > /root/note; sync'
 sprig stop dev >/dev/null
 expect_contains "stopped after stop" "stopped" "$(sprig list | grep '^dev ')"
