@@ -263,6 +263,36 @@ agent_fs_entry_decode(struct rd *r, struct agent_fs_entry *ret)
 	return 0;
 }
 
+void
+agent_connect_add(struct buf *out, uint32_t chan, const char *host, uint16_t port)
+{
+	size_t off = agent_frame_begin(out, AGENT_CONNECT, chan);
+
+	buf_add_str(out, host);
+	buf_add_u32(out, port);
+	agent_frame_end(out, off);
+}
+
+int
+agent_connect_decode(const uint8_t *p, size_t n, char **ret_host, uint16_t *ret_port)
+{
+	struct rd r;
+	char *host;
+	uint32_t port;
+
+	rd_init(&r, p, n);
+	host = rd_str(&r, AGENT_CONNECT_HOST_MAX);
+	port = rd_u32(&r);
+	/* A newer host may add fields at the end. */
+	if (r.err || host[0] == '\0' || port == 0 || port > 65535) {
+		free(host);
+		return -EPROTO;
+	}
+	*ret_host = host;
+	*ret_port = (uint16_t)port;
+	return 0;
+}
+
 const char *
 agent_type_name(uint16_t type)
 {
@@ -290,6 +320,7 @@ agent_type_name(uint16_t type)
 	case AGENT_IDENTITY: return "identity";
 	case AGENT_FS: return "fs";
 	case AGENT_FS_DONE: return "fs-done";
+	case AGENT_CONNECT: return "connect";
 	}
 	return "unknown";
 }

@@ -31,8 +31,19 @@
  * the same credit as a session's; SIGNAL cancels it (a write half done
  * leaves the old file as it was), and it ends with one FS_DONE. Paths are
  * the guest's, resolved by the guest: the host never opens them.
+ * A forwarded connection (CONNECT) is a session whose far end is a TCP
+ * connection the guest opens to host:port (its loopback, mostly: a sprite
+ * has no network card). The guest answers EXEC_OK (pid 0) once connected
+ * or EXEC_ERR (ECONNREFUSED...). Then STDIN is bytes for the connection
+ * and STDOUT bytes from it, under the same credit as a session's;
+ * STDIN_EOF half-closes it (shutdown(SHUT_WR) once the bytes before it
+ * are written), so a client may send a request and then its end. EXIT
+ * (code 0, or the errno that broke it; signal 0) comes once the far end
+ * has closed its side and every byte it sent went out before: the guest
+ * then closes the socket, so what the host still sends is dropped. SIGNAL
+ * (any) drops the connection at once (a reset), answered with EXIT.
  * An unknown type is ignored, so either side may be newer (a host checks
- * the guest's HELLO version before it sends FS); a malformed frame
+ * the guest's HELLO version before it sends FS or CONNECT); a malformed frame
  * (bad length or payload) closes the connection.
  *
  * Flow control is per session and by credit, in payload bytes, so that one
@@ -65,8 +76,9 @@
 
 #define AGENT_HDR_SIZE		12
 #define AGENT_MAX_PAYLOAD	(1u << 20)
-#define AGENT_VERSION		5	/* 2: WINDOW and STDIN_WINDOW; 3: REQUEST, IDENTITY;
-					 * 4: FS, FS_DONE; 5: checkpoint disks */
+#define AGENT_VERSION		6	/* 2: WINDOW and STDIN_WINDOW; 3: REQUEST, IDENTITY;
+					 * 4: FS, FS_DONE; 5: checkpoint disks;
+					 * 6: CONNECT */
 /* The first version whose guests serve FS. */
 #define AGENT_VERSION_FS	4
 /*
@@ -77,6 +89,8 @@
  * attaches such disks to guests that say this version or later.
  */
 #define AGENT_VERSION_CKPT	5
+/* The first version whose guests serve CONNECT (an older one ignores it). */
+#define AGENT_VERSION_PROXY	6
 #define AGENT_CKPT_SERIAL	"sprig-"
 #define AGENT_PORT_NAME		"org.sprig.agent"
 /* Largest STDIN chunk the host sends in one frame, and the most the guest
@@ -118,7 +132,12 @@ enum agent_type {
 	AGENT_FS_DONE = 51,	/* guest: i32 errno (0: done), str message (the
 				 * error's, or else the resolved absolute path),
 				 * u64 value (bytes read or written, entries) */
+	AGENT_CONNECT = 60,	/* host: str host (an address, or "localhost"),
+				 * u32 port: a forwarded connection on chan */
 };
+
+/* Longest host name a CONNECT carries (DNS's limit). */
+#define AGENT_CONNECT_HOST_MAX	253
 
 enum agent_fs_op {
 	AGENT_FS_READ = 1,	/* STDOUT: the file's bytes */
@@ -229,6 +248,12 @@ void agent_fs_entry_add(struct buf *out, const struct agent_fs_entry *e);
 /* Decodes the next record from @r into @ret (ret->name newly allocated).
  * Returns 0, or -EPROTO with nothing allocated. */
 int agent_fs_entry_decode(struct rd *r, struct agent_fs_entry *ret);
+
+/* Appends a CONNECT frame to @host:@port on @chan. */
+void agent_connect_add(struct buf *out, uint32_t chan, const char *host, uint16_t port);
+/* Decodes a CONNECT payload: *@ret_host newly allocated. Returns 0 or
+ * -EPROTO (an empty or too long host, a port of 0 or over 65535). */
+int agent_connect_decode(const uint8_t *p, size_t n, char **ret_host, uint16_t *ret_port);
 
 const char *agent_type_name(uint16_t type);
 

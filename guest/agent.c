@@ -289,6 +289,28 @@ agent_exec(uint32_t chan, const uint8_t *p, size_t len)
 	agent_exec_done(&e);
 }
 
+static void
+agent_connect(uint32_t chan, const uint8_t *p, size_t len)
+{
+	char *host = NULL, *cause = NULL;
+	uint16_t port;
+	int r;
+
+	if (chan == 0) {
+		agent_send_exec_err(chan, EINVAL, "connect on channel 0");
+		return;
+	}
+	if (agent_connect_decode(p, len, &host, &port) < 0) {
+		agent_send_exec_err(chan, EPROTO, "malformed connect request");
+		return;
+	}
+	r = session_connect(chan, host, port, &cause);
+	if (r < 0)
+		agent_send_exec_err(chan, -r, cause ? cause : strerror(-r));
+	free(cause);
+	free(host);
+}
+
 /* Handles one frame. */
 static void
 agent_frame(const struct agent_hdr *h, const uint8_t *p)
@@ -330,6 +352,9 @@ agent_frame(const struct agent_hdr *h, const uint8_t *p)
 		return;
 	case AGENT_FS:
 		files_request(h->chan, p, h->len);
+		return;
+	case AGENT_CONNECT:
+		agent_connect(h->chan, p, h->len);
 		return;
 	case AGENT_STDIN:
 		session_stdin(h->chan, p, h->len);

@@ -19,6 +19,13 @@
  * off the queue (written to the child, or thrown away because nobody will
  * read it) is credit given back. A host that sends more than its credit
  * has a bug the child must not pay for silently: the session is killed.
+ *
+ * A forwarded connection (CONNECT) is a session without a process: its one
+ * descriptor is a TCP socket, read and written as a pty master is. EXEC_OK
+ * once connected; end of file from the far end (or its error) is the
+ * session's end, EXIT carrying the errno; STDIN_EOF is a shutdown of the
+ * sending side, so the far end sees the end of the request and can still
+ * answer.
  */
 #include "session.h"
 
@@ -29,7 +36,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -87,7 +98,17 @@ struct session {
 	size_t			 in_unreturned;	/* stdin taken, credit not given back */
 	size_t			 in_grant;	/* credit to give back, batched */
 	uint64_t		 out_window;	/* output credit left */
-	int			 out_done;	/* the pty reached EIO */
+	int			 out_done;	/* the pty reached EIO, or the
+						 * connection its end */
+	int			 conn;		/* a forwarded connection: no process,
+						 * @in is its socket */
+	int			 connecting;	/* connect() is under way */
+	int			 conn_err;	/* what broke it: EXIT's code */
+	int			 conn_sig;	/* SIGNAL dropped it */
+	int			 wr_shut;	/* its sending side is shut */
+	int			 hup;		/* it hung up: do not watch it
+						 * while there is no credit */
+	char			*conn_name;	/* "HOST port PORT", for messages */
 };
 
 static struct loop	 *session_loop;
@@ -96,6 +117,7 @@ static size_t		  nsessions;
 static size_t		  sessions_cap;
 
 static void session_io(struct loop *l, int fd, int events, void *arg);
+static void session_write_input(struct session *s);
 
 void
 session_init(struct loop *l)
@@ -139,6 +161,7 @@ session_free(struct session *s)
 	session_close_fd(&s->out);
 	session_close_fd(&s->err);
 	buf_done(&s->inq);
+	free(s->conn_name);
 	free(s);
 }
 
@@ -169,7 +192,7 @@ session_drop_input(struct session *s)
 static int
 session_output_done(const struct session *s)
 {
-	if (s->tty)
+	if (s->tty || s->conn)
 		return s->out_done;
 	return s->out.fd < 0 && s->err.fd < 0;
 }
@@ -182,7 +205,10 @@ session_check_end(struct session *s)
 
 	if (!s->started || !s->reaped || !session_output_done(s))
 		return;
-	if (WIFSIGNALED(s->status)) {
+	if (s->conn) {
+		code = s->conn_err;
+		sig = s->conn_sig;
+	} else if (WIFSIGNALED(s->status)) {
 		sig = WTERMSIG(s->status);
 		code = 128 + sig;
 	} else {
@@ -378,6 +404,19 @@ session_close_all(int *fds, size_t n)
 	}
 }
 
+/* Gives @s its credit and puts it in the table. */
+static void
+session_add(struct session *s)
+{
+	s->out_window = AGENT_WINDOW_SIZE;
+	buf_init(&s->inq);
+	if (nsessions == sessions_cap) {
+		sessions_cap = sessions_cap ? sessions_cap * 2 : 8;
+		sessions = xreallocarray(sessions, sessions_cap, sizeof *sessions);
+	}
+	sessions[nsessions++] = s;
+}
+
 int
 session_exec(uint32_t chan, const struct agent_exec *e, char **cause)
 {
@@ -448,13 +487,7 @@ session_exec(uint32_t chan, const struct agent_exec *e, char **cause)
 	s->in.fd = tty ? master : fds[3];
 	s->out.fd = tty ? -1 : fds[4];
 	s->err.fd = tty ? -1 : fds[6];
-	s->out_window = AGENT_WINDOW_SIZE;
-	buf_init(&s->inq);
-	if (nsessions == sessions_cap) {
-		sessions_cap = sessions_cap ? sessions_cap * 2 : 8;
-		sessions = xreallocarray(sessions, sessions_cap, sizeof *sessions);
-	}
-	sessions[nsessions++] = s;
+	session_add(s);
 	return 0;
 
 fail:
@@ -466,6 +499,132 @@ fail:
 	if (slave >= 0)
 		close(slave);
 	return r;
+}
+
+/* STDIN_EOF, once the bytes before it are written: a pipe is closed, a
+ * connection's sending side shut (its reading side goes on). */
+static void
+session_end_input(struct session *s)
+{
+	if (s->conn) {
+		if (!s->wr_shut && s->in.fd >= 0 && shutdown(s->in.fd, SHUT_WR) < 0 &&
+		    errno != ENOTCONN)
+			init_log("channel %u: shutdown: %s", s->chan, strerror(errno));
+		s->wr_shut = 1;
+	} else if (!s->tty) {
+		session_close_fd(&s->in);
+	}
+}
+
+/*
+ * Where @host:@port is: an IPv4 or IPv6 address, or "localhost" (the
+ * guest has no network card and no resolver, so a name is not looked up).
+ */
+static int
+session_conn_addr(const char *host, uint16_t port, struct sockaddr_storage *ss,
+    socklen_t *ret_len)
+{
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	char h[AGENT_CONNECT_HOST_MAX + 1];
+	size_t n = strlen(host);
+
+	memset(ss, 0, sizeof *ss);
+	if (strcmp(host, "localhost") == 0)
+		host = "127.0.0.1";
+	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons(port);
+		*ret_len = sizeof *in4;
+		return 0;
+	}
+	/* "[::1]" as in a URL, or "::1". */
+	if (n >= 2 && n < sizeof h && host[0] == '[' && host[n - 1] == ']') {
+		memcpy(h, host + 1, n - 2);
+		h[n - 2] = '\0';
+		host = h;
+	}
+	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port);
+		*ret_len = sizeof *in6;
+		return 0;
+	}
+	return -EHOSTUNREACH;
+}
+
+/* The non-blocking connect ended: EXEC_OK, or EXEC_ERR and the end. */
+static void
+session_conn_done(struct session *s)
+{
+	socklen_t len = sizeof(int);
+	int err = 0;
+
+	if (getsockopt(s->in.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err == EINPROGRESS || err == EALREADY)
+		return;
+	s->connecting = 0;
+	if (err != 0) {
+		char *msg = xasprintf("connect to %s: %s", s->conn_name, strerror(err));
+
+		agent_send_exec_err(s->chan, err, msg);
+		free(msg);
+		session_free(s);
+		return;
+	}
+	s->started = 1;
+	agent_send_exec_ok(s->chan, 0);
+	session_write_input(s);
+}
+
+int
+session_connect(uint32_t chan, const char *host, uint16_t port, char **cause)
+{
+	struct sockaddr_storage ss;
+	struct session *s;
+	socklen_t len;
+	int fd, r, one = 1;
+
+	if (session_find(chan) != NULL) {
+		*cause = xasprintf("channel %u is in use", chan);
+		return -EEXIST;
+	}
+	if ((r = session_conn_addr(host, port, &ss, &len)) < 0) {
+		*cause = xasprintf("cannot reach \"%s\": a sprite has no network, so give "
+		    "localhost or an address", host);
+		return r;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		r = -errno;
+		*cause = xasprintf("socket: %s", strerror(-r));
+		return r;
+	}
+	/* Small writes go at once: this end forwards what it is given. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	s = xcalloc(1, sizeof *s);
+	s->chan = chan;
+	s->conn = 1;
+	s->reaped = 1;	/* nothing to wait for but the socket */
+	s->exec.fd = s->out.fd = s->err.fd = -1;
+	s->in.fd = fd;
+	s->conn_name = xasprintf("%s port %u", host, port);
+	if (connect(fd, (struct sockaddr *)&ss, len) == 0) {
+		s->started = 1;
+		agent_send_exec_ok(chan, 0);
+	} else if (errno == EINPROGRESS || errno == EINTR) {
+		s->connecting = 1;	/* the socket turns writable when it is done */
+	} else {
+		r = -errno;
+		*cause = xasprintf("connect to %s: %s", s->conn_name, strerror(-r));
+		close(fd);
+		free(s->conn_name);
+		free(s);
+		return r;
+	}
+	session_add(s);
+	return 0;
 }
 
 /* Writes queued stdin; the pipe is closed once it drains after STDIN_EOF. */
@@ -489,12 +648,14 @@ session_write_input(struct session *s)
 			return;
 		/* EPIPE: the child closed its stdin; nobody will read the rest. */
 		session_drop_input(s);
-		if (!s->tty)
+		if (s->conn)
+			s->in_eof = 1;	/* its reading side may still have bytes */
+		else if (!s->tty)
 			session_close_fd(&s->in);
 		return;
 	}
-	if (s->in_eof && !s->tty)
-		session_close_fd(&s->in);
+	if (s->in_eof)
+		session_end_input(s);
 }
 
 /* Reads what the status pipe says: nothing (exec closed it) or why not. */
@@ -541,13 +702,32 @@ session_read_output(struct session *s, struct session_fd *f, uint16_t type)
 	if (n == -EINTR || n == -EAGAIN)
 		return;
 	/* 0, or EIO from a pty master once every slave descriptor is closed. */
-	if (n < 0 && !(s->tty && n == -EIO))
+	if (n < 0 && !(s->tty && n == -EIO) && !s->conn)
 		init_log("channel %u: read: %s", s->chan, strerror((int)-n));
-	if (s->tty) {
+	if (s->conn)
+		s->conn_err = n < 0 ? (int)-n : 0;
+	if (s->tty || s->conn) {
 		s->out_done = 1;
 		session_drop_input(s);
 	}
 	session_close_fd(f);
+}
+
+/* The connection's socket is ready: connected, or bytes to move. */
+static void
+session_conn_io(struct session *s, int events)
+{
+	if (s->connecting) {
+		session_conn_done(s);
+		return;
+	}
+	if (events & LOOP_HUP)
+		s->hup = 1;
+	if ((events & (LOOP_WRITE | LOOP_HUP)) && buf_used(&s->inq) > 0)
+		session_write_input(s);
+	if ((events & (LOOP_READ | LOOP_HUP)) && s->out_window > 0)
+		session_read_output(s, &s->in, AGENT_STDOUT);
+	session_check_end(s);
 }
 
 static void
@@ -559,6 +739,10 @@ session_io(struct loop *l, int fd, int events, void *arg)
 		return;
 	if (fd == s->exec.fd) {
 		session_read_exec(s);
+		return;
+	}
+	if (s->conn) {
+		session_conn_io(s, events);
 		return;
 	}
 	/* A hang-up on stdin shows as an error on the next write. */
@@ -609,9 +793,20 @@ session_update_all(int out_full)
 		int wr = buf_used(&s->inq) > 0 ? LOOP_WRITE : 0;
 
 		session_watch(s, &s->exec, LOOP_READ);
+		if (s->conn && s->connecting) {
+			session_watch(s, &s->in, LOOP_WRITE);
+			continue;
+		}
 		if (!s->started)
 			continue;
-		if (s->tty) {
+		if (s->conn) {
+			/* A hung-up socket polls ready without end: watch it only
+			 * once its last bytes and end may be read. */
+			if (s->out_done || (s->hup && !rd))
+				session_watch(s, &s->in, 0);
+			else
+				session_watch(s, &s->in, rd | (s->hup ? 0 : wr));
+		} else if (s->tty) {
 			session_watch(s, &s->in, (s->out_done ? 0 : rd) | wr);
 		} else {
 			session_watch(s, &s->in, wr);
@@ -634,13 +829,13 @@ session_stdin(uint32_t chan, const void *data, size_t len)
 		    "killing the session", chan, len, AGENT_WINDOW_SIZE - s->in_unreturned);
 		s->in_broken = 1;
 		buf_reset(&s->inq);
-		if (!s->tty)
+		if (!s->tty && !s->conn)
 			session_close_fd(&s->in);
 		session_signal(chan, SIGKILL);
 		return;
 	}
 	s->in_unreturned += len;
-	if (s->in.fd < 0 || s->in_eof || (s->tty && s->out_done)) {
+	if (s->in.fd < 0 || s->in_eof || ((s->tty || s->conn) && s->out_done)) {
 		session_input_done(s, len);	/* nobody will read it */
 		return;
 	}
@@ -668,7 +863,7 @@ session_stdin_eof(uint32_t chan)
 		return;
 	s->in_eof = 1;
 	if (s->started && buf_used(&s->inq) == 0)
-		session_close_fd(&s->in);
+		session_end_input(s);
 }
 
 void
@@ -678,6 +873,18 @@ session_signal(uint32_t chan, int sig)
 
 	if (s == NULL || sig <= 0 || sig >= NSIG)
 		return;
+	if (s->conn) {	/* no process: the connection is dropped */
+		if (!s->out_done) {
+			s->out_done = 1;
+			s->conn_sig = sig;
+			session_drop_input(s);
+			session_close_fd(&s->in);
+		}
+		s->started = 1;	/* a connect under way ends too */
+		s->connecting = 0;
+		session_check_end(s);
+		return;
+	}
 	/* Before the child's setsid there is no group yet. */
 	if (kill(-s->pid, sig) < 0 && errno == ESRCH && !s->reaped)
 		kill(s->pid, sig);
@@ -719,7 +926,8 @@ session_kill_all(void)
 	while (nsessions > 0) {
 		struct session *s = sessions[nsessions - 1];
 
-		if (kill(-s->pid, SIGKILL) < 0 && errno == ESRCH && !s->reaped)
+		/* A connection has no process (pid 0 would be our own group). */
+		if (!s->conn && kill(-s->pid, SIGKILL) < 0 && errno == ESRCH && !s->reaped)
 			kill(s->pid, SIGKILL);
 		session_free(s);
 	}

@@ -19,6 +19,13 @@ void session_init(struct loop *l);
  * *cause to send as EXEC_ERR (the caller frees it).
  */
 int session_exec(uint32_t chan, const struct agent_exec *e, char **cause);
+/*
+ * Opens a forwarded connection to @host:@port on @chan (common/agent_proto.h,
+ * CONNECT). EXEC_OK follows once connected (at once, often, on loopback),
+ * or EXEC_ERR. Returns 0, or a negative errno and an allocated *cause to
+ * send as EXEC_ERR (the caller frees it).
+ */
+int session_connect(uint32_t chan, const char *host, uint16_t port, char **cause);
 /* Queues stdin for the child. It always takes the bytes: the host sends no
  * more than its credit (a host that does is logged and the session killed). */
 void session_stdin(uint32_t chan, const void *data, size_t len);

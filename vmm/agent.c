@@ -529,6 +529,23 @@ agent_fs(struct agent *a, const struct agent_fs *f,
 	return 0;
 }
 
+int
+agent_connect(struct agent *a, const char *host, uint16_t port,
+    const struct agent_session_callbacks *cb, void *arg, uint32_t *ret_chan)
+{
+	struct agent_session *s;
+
+	/* An older guest would ignore CONNECT and never answer. */
+	if (!a->closed && a->ready && a->version < AGENT_VERSION_PROXY)
+		return -ENOTSUP;
+	if ((s = agent_session_new(a, cb, arg)) == NULL)
+		return -ENOTCONN;
+	agent_connect_add(&a->out, s->chan, host, port);
+	agent_update_mask(a);
+	*ret_chan = s->chan;
+	return 0;
+}
+
 static int
 agent_session_send(struct agent *a, uint32_t chan, uint16_t type, const void *p, size_t n)
 {

@@ -87,6 +87,16 @@ int agent_exec(struct agent *a, const struct agent_exec *e,
 int agent_fs(struct agent *a, const struct agent_fs *f,
     const struct agent_session_callbacks *cb, void *arg, uint32_t *ret_chan);
 /*
+ * Opens a forwarded connection from the guest to @host:@port: a session
+ * whose started says connected (or why not: -ECONNREFUSED...), whose
+ * output is the bytes from the far end and whose stdin goes to it;
+ * agent_stdin_eof half-closes it, exited (code 0 or the errno that broke
+ * it) is its end, agent_forget drops it. Returns 0 with its channel in
+ * *ret_chan, -ENOTCONN, or -ENOTSUP for a guest too old to connect.
+ */
+int agent_connect(struct agent *a, const char *host, uint16_t port,
+    const struct agent_session_callbacks *cb, void *arg, uint32_t *ret_chan);
+/*
  * Sends @len bytes to the process's stdin. Returns 0, -ENOENT for a session
  * that is not there (any more), or -ENOTCONN once the channel is gone.
  *

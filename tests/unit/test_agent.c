@@ -70,6 +70,9 @@ struct fake {
 	int		 pings;		/* PING frames seen */
 	int		 pongs;		/* ping callbacks run */
 	uint32_t	 exec_chan;	/* the last EXEC's */
+	uint32_t	 connect_chan;	/* the last CONNECT's, and where to */
+	char		*connect_host;
+	uint16_t	 connect_port;
 	/* Per channel, what the host sent. */
 	uint64_t	 granted[MAX_CHANS];	/* WINDOW bytes */
 	int		 windows[MAX_CHANS];	/* WINDOW frames */
@@ -237,6 +240,13 @@ fake_take_frames(struct fake *f)
 		case AGENT_EXEC:
 			f->exec_chan = h.chan;
 			break;
+		case AGENT_CONNECT:
+			free(f->connect_host);
+			f->connect_host = NULL;
+			assert_int_equal(agent_connect_decode(p, h.len, &f->connect_host,
+			    &f->connect_port), 0);
+			f->connect_chan = h.chan;
+			break;
 		case AGENT_WINDOW:
 			assert_int_equal(agent_window_decode(p, h.len, &bytes), 0);
 			if (bytes == UINT32_MAX) {
@@ -351,8 +361,9 @@ fake_settle(struct fake *f)
 	fake_wait(f, &f->pongs, pongs + 1);
 }
 
+/* A host and a fake guest that says @version in its HELLO. */
 static int
-setup(void **state)
+setup_version(void **state, uint32_t version)
 {
 	struct fake *f = xcalloc(1, sizeof *f);
 	uint8_t hello[64];
@@ -370,7 +381,7 @@ setup(void **state)
 	fake_wait(f, &f->hellos, 1);
 	assert_int_equal(f->hello_version, AGENT_VERSION);
 	buf_init(&b);
-	buf_add_u32(&b, AGENT_VERSION);
+	buf_add_u32(&b, version);
 	buf_add_str(&b, "fake");
 	assert_true(buf_used(&b) <= sizeof hello);
 	fake_send(f, AGENT_HELLO, 0, buf_head(&b), buf_used(&b));
@@ -380,6 +391,19 @@ setup(void **state)
 	assert_true(agent_ready(f->a));
 	*state = f;
 	return 0;
+}
+
+static int
+setup(void **state)
+{
+	return setup_version(state, AGENT_VERSION);
+}
+
+/* A guest from before CONNECT. */
+static int
+setup_old(void **state)
+{
+	return setup_version(state, AGENT_VERSION_PROXY - 1);
 }
 
 static int
@@ -393,6 +417,7 @@ teardown(void **state)
 	for (int i = 0; i < MAX_CHANS; i++)
 		buf_done(&f->in[i]);
 	loop_free(f->l);
+	free(f->connect_host);
 	free(f);
 	return 0;
 }
@@ -860,6 +885,71 @@ test_unknown_frame(void **state)
 	assert_int_equal(f->closed_calls, 0);
 }
 
+/* CONNECT goes out with its target; the guest's EXEC_OK is the connection
+ * made, its bytes are output and its EXIT the end, as for a command. */
+static void
+test_connect(void **state)
+{
+	struct fake *f = *state;
+	struct owner *o = &f->owners[f->nowners++];
+
+	o->f = f;
+	assert_int_equal(agent_connect(f->a, "localhost", 8080, &manual_cb, o, &o->chan), 0);
+	fake_settle(f);
+	assert_int_equal(f->connect_chan, o->chan);
+	assert_string_equal(f->connect_host, "localhost");
+	assert_int_equal(f->connect_port, 8080);
+	fake_send_u32s(f, AGENT_EXEC_OK, o->chan, 0, 0, 1);
+	f->sent[o->chan] += 3;
+	fake_send(f, AGENT_STDOUT, o->chan, "hi\n", 3);
+	fake_send_u32s(f, AGENT_EXIT, o->chan, 0, 0, 2);
+	fake_settle(f);
+	assert_int_equal(o->nev, 3);
+	assert_int_equal(o->ev[0].kind, EV_STARTED);
+	assert_int_equal(o->ev[0].stream, 0);
+	assert_int_equal(o->ev[1].kind, EV_OUTPUT);
+	assert_int_equal(o->ev[1].len, 3);
+	assert_int_equal(o->exited, 1);
+	assert_int_equal(o->code, 0);
+}
+
+/* A refused connection is a failed start, with the guest's errno. */
+static void
+test_connect_refused(void **state)
+{
+	struct fake *f = *state;
+	struct owner *o = &f->owners[f->nowners++];
+	struct buf b;
+
+	o->f = f;
+	assert_int_equal(agent_connect(f->a, "127.0.0.1", 9, &manual_cb, o, &o->chan), 0);
+	fake_settle(f);
+	buf_init(&b);
+	buf_add_u32(&b, ECONNREFUSED);
+	buf_add_str(&b, "connect to 127.0.0.1 port 9: Connection refused");
+	fake_send(f, AGENT_EXEC_ERR, o->chan, buf_head(&b), buf_used(&b));
+	buf_done(&b);
+	fake_settle(f);
+	assert_int_equal(o->nev, 1);
+	assert_int_equal(o->ev[0].kind, EV_STARTED);
+	assert_int_equal(o->ev[0].stream, -ECONNREFUSED);
+	/* The session is gone: nothing more goes to it. */
+	assert_int_equal(agent_stdin(f->a, o->chan, "x", 1), -ENOENT);
+}
+
+/* An older guest would ignore CONNECT and never answer: refused here. */
+static void
+test_connect_old_guest(void **state)
+{
+	struct fake *f = *state;
+	uint32_t chan = 0;
+
+	assert_int_equal(agent_connect(f->a, "localhost", 80, &manual_cb, NULL, &chan),
+	    -ENOTSUP);
+	fake_settle(f);
+	assert_int_equal(f->connect_chan, 0);
+}
+
 int
 main(void)
 {
@@ -878,6 +968,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_stdin_legacy_overflow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_frame, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_connect, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_connect_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_connect_old_guest, setup_old, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -671,6 +671,56 @@ test_fs_entries(void **state)
 	buf_done(&b);
 }
 
+/* CONNECT: its target round trips; an empty or overlong host, a port of 0
+ * or over 65535, and a truncated payload are refused without a leak. */
+static void
+test_connect_codec(void **state)
+{
+	struct buf b, p;
+	struct agent_hdr h;
+	char *host = NULL, long_host[AGENT_CONNECT_HOST_MAX + 2];
+	uint16_t port = 0;
+
+	buf_init(&b);
+	agent_connect_add(&b, 7, "::1", 65535);
+	assert_int_equal(agent_hdr_decode(buf_head(&b), buf_used(&b), &h), 0);
+	assert_int_equal(h.type, AGENT_CONNECT);
+	assert_int_equal(h.chan, 7);
+	assert_int_equal(agent_connect_decode(buf_head(&b) + AGENT_HDR_SIZE, h.len, &host,
+	    &port), 0);
+	assert_string_equal(host, "::1");
+	assert_int_equal(port, 65535);
+	free(host);
+	/* Truncated anywhere. */
+	for (size_t n = 0; n < h.len; n++)
+		assert_int_equal(agent_connect_decode(buf_head(&b) + AGENT_HDR_SIZE, n, &host,
+		    &port), -EPROTO);
+	buf_done(&b);
+
+	memset(long_host, 'a', sizeof long_host - 1);
+	long_host[sizeof long_host - 1] = '\0';
+	const struct { const char *host; uint32_t port; } bad[] = {
+		{ "", 80 }, { long_host, 80 }, { "localhost", 0 }, { "localhost", 65536 },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		buf_init(&p);
+		buf_add_str(&p, bad[i].host);
+		buf_add_u32(&p, bad[i].port);
+		assert_int_equal(agent_connect_decode(buf_head(&p), buf_used(&p), &host, &port),
+		    -EPROTO);
+		buf_done(&p);
+	}
+	/* A newer host's extra fields are ignored. */
+	buf_init(&p);
+	buf_add_str(&p, "localhost");
+	buf_add_u32(&p, 80);
+	buf_add_u32(&p, 1);
+	assert_int_equal(agent_connect_decode(buf_head(&p), buf_used(&p), &host, &port), 0);
+	assert_string_equal(host, "localhost");
+	free(host);
+	buf_done(&p);
+}
+
 static void
 test_type_names(void **state)
 {
@@ -680,6 +730,7 @@ test_type_names(void **state)
 	assert_string_equal(agent_type_name(AGENT_STDIN_WINDOW), "stdin-window");
 	assert_string_equal(agent_type_name(AGENT_FS), "fs");
 	assert_string_equal(agent_type_name(AGENT_FS_DONE), "fs-done");
+	assert_string_equal(agent_type_name(AGENT_CONNECT), "connect");
 	assert_string_equal(agent_type_name(999), "unknown");
 }
 
@@ -707,6 +758,7 @@ main(void)
 		cmocka_unit_test(test_fs_round_trip),
 		cmocka_unit_test(test_fs_hostile),
 		cmocka_unit_test(test_fs_entries),
+		cmocka_unit_test(test_connect_codec),
 		cmocka_unit_test(test_type_names),
 	};
 
