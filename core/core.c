@@ -923,6 +923,26 @@ core_agent(struct core *c, const char *name, struct agent **ret, char **cause)
 	return 0;
 }
 
+int
+core_agent_wake(struct core *c, const char *name, int *woke, core_done_fn fn, void *arg,
+    struct agent **ret, char **cause)
+{
+	struct sprite_row row = { 0 };
+	int r, sleeping;
+
+	r = core_get(c, name, &row, cause);
+	sleeping = r == 0 && strcmp(row.state, SPRITE_SLEEPING) == 0;
+	sprite_row_done(&row);
+	if (r < 0)
+		return r;
+	if (sleeping && !*woke) {
+		*woke = 1;
+		r = core_wake(c, name, fn, arg, cause);
+		return r < 0 ? r : 1;
+	}
+	return core_agent(c, name, ret, cause);
+}
+
 struct store *
 core_store(struct core *c)
 {

@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "db/store.h"
 
@@ -190,6 +191,13 @@ int core_create_from_template(struct core *c, const char *name, const char *tnam
  * -EAGAIN when it is not running (cause says what to do). The pointer is
  * valid until the channel reports lost to its sessions. */
 int core_agent(struct core *c, const char *name, struct agent **ret, char **cause);
+/*
+ * core_agent for a client that wakes a sleeping sprite first: returns 1
+ * when it started that wake instead (@fn follows; then call again: *@woke,
+ * set now, keeps a wake from being tried twice), else as core_agent.
+ */
+int core_agent_wake(struct core *c, const char *name, int *woke, core_done_fn fn, void *arg,
+    struct agent **ret, char **cause);
 
 /*
  * Files (core/files.c): one request (common/agent_proto.h's struct
@@ -218,5 +226,40 @@ void core_fs_consumed(struct core_fs *f, size_t n);
 /* The caller leaves: no more callbacks; the guest drops the request (a
  * write leaves the file as it was). */
 void core_fs_cancel(struct core_fs *f);
+
+/*
+ * Forwarded connections (core/proxy.c): a TCP connection from inside
+ * @name's guest to @host:@port (common/agent_proto.h, CONNECT). A sleeping
+ * sprite is woken first and a busy one waited for; while the connection
+ * is open it keeps the sprite awake.
+ */
+struct core_proxy;
+struct core_proxy_callbacks {
+	/* Called once: connected (@err 0), or not, with @cause; then no more
+	 * callbacks come and the connection is gone. */
+	void (*connected)(void *arg, int err, const char *cause);
+	/* Bytes from the far end; the guest sends more as core_proxy_consumed
+	 * counts them used. */
+	void (*data)(void *arg, const uint8_t *p, size_t n);
+	/* core_proxy_send takes bytes again after it took fewer than offered. */
+	void (*room)(void *arg);
+	/* Called once after connected: the far end closed (@err 0) or the
+	 * connection broke (@cause says how); then it is gone. */
+	void (*closed)(void *arg, int err, const char *cause);
+};
+/* Returns 0 with the connection in *ret (core's until its end or
+ * core_proxy_cancel), or a negative errno with *cause (no such sprite). */
+int core_proxy(struct core *c, const char *name, const char *host, uint16_t port,
+    const struct core_proxy_callbacks *cb, void *arg, struct core_proxy **ret,
+    char **cause);
+/* Sends bytes toward the far end: returns how many it took (less than
+ * @len, maybe 0, while the guest has not written earlier ones: room
+ * follows), or -ENOTCONN before connected. */
+ssize_t core_proxy_send(struct core_proxy *p, const void *data, size_t len);
+/* No more bytes to send: the far end reads end of file, and may answer. */
+void core_proxy_shutdown(struct core_proxy *p);
+void core_proxy_consumed(struct core_proxy *p, size_t n);
+/* The caller leaves: no more callbacks; the guest drops the connection. */
+void core_proxy_cancel(struct core_proxy *p);
 
 #endif

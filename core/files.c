@@ -154,24 +154,15 @@ core_fs_resume(void *arg, int err, const char *cause)
 static void
 core_fs_go(struct core_fs *f)
 {
-	struct sprite_row row = { 0 };
 	char *cause = NULL;
 	struct agent *a;
-	int r, sleeping;
+	int r;
 
-	r = core_get(f->core, f->name, &row, &cause);
-	sleeping = r == 0 && strcmp(row.state, SPRITE_SLEEPING) == 0;
-	sprite_row_done(&row);
-	if (sleeping && !f->woke) {
-		f->woke = 1;
-		r = core_wake(f->core, f->name, core_fs_resume, f, &cause);
-		if (r == 0) {
-			f->waiting = 1;
-			return;
-		}
+	r = core_agent_wake(f->core, f->name, &f->woke, core_fs_resume, f, &a, &cause);
+	if (r == 1) {
+		f->waiting = 1;
+		return;
 	}
-	if (r == 0)
-		r = core_agent(f->core, f->name, &a, &cause);
 	if (r == 0) {
 		r = agent_fs(a, &f->req, &core_fs_session_cb, f, &f->chan);
 		if (r == -ENOTSUP)
