@@ -26,6 +26,7 @@
 #include "common/buf.h"
 #include "common/loop.h"
 #include "common/util.h"
+#include "common/ws.h"
 #include "common/xmalloc.h"
 #include "core/core.h"
 #include "vmm/vmm.h"
@@ -61,6 +62,7 @@ struct request {
 	struct exec		*exec;		/* ROUTE_EXEC's state */
 	struct probe		*probe;		/* ROUTE_PROBE's */
 	struct fsreq		*fs;		/* ROUTE_FS's */
+	struct proxy		*proxy;		/* ROUTE_PROXY's */
 	char			*ckpt;		/* the checkpoint id ("v3", "undo"), or an
 						 * exec session's, or NULL */
 	char			*comment;	/* ROUTE_CHECKPOINT's, or NULL */
@@ -88,6 +90,7 @@ request_unref(struct request *rq)
 	exec_unref(rq->exec);
 	probe_free(rq->probe);
 	fs_release(rq->fs);
+	proxy_unref(rq->proxy);
 	buf_done(&rq->body);
 	buf_done(&rq->out);
 	free(rq->name);
@@ -100,6 +103,29 @@ request_unref(struct request *rq)
 	free(rq->url);
 	free(rq->tname);
 	free(rq);
+}
+
+enum MHD_Result
+api_ws_upgrade(struct MHD_Connection *conn, MHD_UpgradeHandler fn, void *cls, int *queued)
+{
+	const char *key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    "Sec-WebSocket-Key");
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	char accept[29];
+
+	*queued = 0;
+	ws_accept_key(key, accept);
+	resp = MHD_create_response_for_upgrade(fn, cls);
+	if (resp == NULL)
+		return api_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+		    "cannot upgrade the connection");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, "websocket");
+	MHD_add_response_header(resp, "Sec-WebSocket-Accept", accept);
+	ret = MHD_queue_response(conn, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
+	MHD_destroy_response(resp);
+	*queued = ret == MHD_YES;
+	return ret;
 }
 
 unsigned
@@ -742,10 +768,14 @@ api_handle(void *cls, struct MHD_Connection *conn, const char *url,
 			    "that method is not allowed on this route");
 		if (rq->route == ROUTE_EXEC)
 			return exec_handle(a, conn, rq->name, rq->ckpt, &rq->exec);
+		if (rq->route == ROUTE_PROXY)
+			return proxy_handle(a, conn, rq->name, &rq->proxy);
 		return MHD_YES;	/* the body, if any, comes next */
 	}
 	if (rq->route == ROUTE_EXEC)
 		return exec_handle(a, conn, rq->name, rq->ckpt, &rq->exec);
+	if (rq->route == ROUTE_PROXY)
+		return proxy_handle(a, conn, rq->name, &rq->proxy);
 	if (rq->route == ROUTE_FS)
 		return fs_handle(a, conn, rq->name, rq->ckpt, method, upload_data,
 		    upload_data_size, &rq->fs);
@@ -1039,6 +1069,7 @@ api_free(struct api *a)
 	if (a == NULL)
 		return;
 	exec_close_all(a);
+	proxy_close_all(a);
 	session_close_all(a);
 	loop_set_before_sleep(a->loop, NULL, NULL);
 	loop_del_timer(a->loop, a->timer);

@@ -44,6 +44,7 @@ struct api {
 	int			 resumed;	/* a connection was resumed this turn */
 	struct evstream		*streams;	/* GET /v1/events?follow=1 (api/events.c) */
 	struct exec		*running;	/* execs counted against the limits */
+	struct proxy		*proxies;	/* live forwarded connections */
 };
 
 /* Resumes a suspended connection; MHD handles it before the loop sleeps. */
@@ -65,6 +66,11 @@ enum MHD_Result api_error(struct MHD_Connection *conn, unsigned status,
 unsigned api_status_for(int err, const char **code);
 /* Queues the JSON error for core's @err, with @cause (or strerror). */
 enum MHD_Result api_error_errno(struct MHD_Connection *conn, int err, const char *cause);
+/* Answers a WebSocket handshake (its Sec-WebSocket-Key checked by the
+ * caller) with 101: @fn then gets the connection with @cls. *@queued says
+ * whether it was answered so (else an error was, or nothing could be). */
+enum MHD_Result api_ws_upgrade(struct MHD_Connection *conn, MHD_UpgradeHandler fn, void *cls,
+    int *queued);
 /* Queues an empty 204. */
 enum MHD_Result api_no_content(struct MHD_Connection *conn);
 
@@ -194,6 +200,22 @@ void exec_session_ended(struct exec *ex, int code, const char *why);
 void exec_session_taken(struct exec *ex);
 /* A signal's number from "TERM", "SIGTERM" or "15"; -1 if none. */
 int exec_signal_number(const char *s);
+
+/* GET /v1/sprites/NAME/proxy (api/proxy.c): every access-handler call of
+ * the request; *@slot holds its state, which proxy_unref drops. */
+struct proxy;
+enum MHD_Result proxy_handle(struct api *a, struct MHD_Connection *conn, const char *name,
+    struct proxy **slot);
+void proxy_unref(struct proxy *px);
+/* Ends every forwarded connection (daemon shutdown). */
+void proxy_close_all(struct api *a);
+/*
+ * The client's first message, {"host"?, "port"}: 0 with *@ret_host
+ * (allocated; "localhost" when absent) and *@ret_port, or -EINVAL with
+ * *@cause.
+ */
+int proxy_parse_target(const char *text, size_t len, char **ret_host, uint16_t *ret_port,
+    char **cause);
 
 /* Ends every exec session (daemon shutdown). */
 void exec_close_all(struct api *a);

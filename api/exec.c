@@ -747,23 +747,12 @@ exec_upgraded(void *cls, struct MHD_Connection *conn, void *req_cls,
 static enum MHD_Result
 exec_upgrade(struct exec *ex, struct MHD_Connection *conn)
 {
-	const char *key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-	    "Sec-WebSocket-Key");
-	struct MHD_Response *resp;
 	enum MHD_Result ret;
-	char accept[29];
+	int queued;
 
-	ws_accept_key(key, accept);
-	resp = MHD_create_response_for_upgrade(exec_upgraded, ex);
-	if (resp == NULL)
-		return api_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
-		    "cannot upgrade the connection");
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, "websocket");
-	MHD_add_response_header(resp, "Sec-WebSocket-Accept", accept);
 	ex->refs++;	/* the session's */
-	ret = MHD_queue_response(conn, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
-	MHD_destroy_response(resp);
-	if (ret != MHD_YES)
+	ret = api_ws_upgrade(conn, exec_upgraded, ex, &queued);
+	if (!queued)
 		ex->refs--;
 	return ret;
 }

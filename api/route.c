@@ -19,7 +19,6 @@ static const struct {
 	{ NULL, "/fs/watch", "watching files (fs/watch)" },
 	{ NULL, "/services", "services" },
 	{ NULL, "/services/", "services" },
-	{ NULL, "/proxy", "port proxying" },
 	{ NULL, "/control", "control connections (controlMode)" },
 	{ NULL, "/ports/watch", "watching ports" },
 	{ NULL, "/upgrade", "upgrading a sprite" },
@@ -153,6 +152,10 @@ route_match(const char *url, const char *method, char **name, char **ckpt, int *
 	if (strcmp(slash, "/config") == 0) {
 		*bad_method = strcmp(method, "POST") != 0;
 		return ROUTE_CONFIG;
+	}
+	if (strcmp(slash, "/proxy") == 0) {
+		*bad_method = strcmp(method, "GET") != 0;
+		return ROUTE_PROXY;
 	}
 	if (strcmp(slash, "/probe") == 0) {
 		*bad_method = strcmp(method, "POST") != 0;

@@ -43,6 +43,7 @@ enum route {
 	ROUTE_UPDATE,		/* PUT /v1/sprites/NAME (api/sdk.c) */
 	ROUTE_POLICY,		/* GET, POST, DELETE .../policy/KIND (api/policy.c) */
 	ROUTE_FS,		/* .../fs/OP (api/fs.c); *ckpt is the OP */
+	ROUTE_PROXY,		/* GET .../proxy, a WebSocket (api/proxy.c) */
 };
 
 /*
