@@ -22,6 +22,7 @@
 #include "cli/client.h"
 #include "cli/events.h"
 #include "cli/exec.h"
+#include "cli/proxy.h"
 #include "cli/format.h"
 #include "cli/session.h"
 #include "cli/template.h"
@@ -759,6 +760,32 @@ cmd_exec(struct cli *cli, const struct cmd *cmd, int argc, char **argv)
 	return status;
 }
 
+static int
+cmd_proxy(struct cli *cli, const struct cmd *cmd, int argc, char **argv)
+{
+	static const struct option longs[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint16_t local, remote;
+	char *cause = NULL;
+	int status;
+
+	while (next_opt(cmd, argc, argv, ":h", longs) != -1)
+		;
+	if (argc - optind < 2)
+		usage_error(cmd, "%s", optind == argc ? "missing NAME" : "missing the PORT");
+	if (argc - optind > 2)
+		usage_error(cmd, "unexpected '%s'", argv[optind + 2]);
+	if (proxy_parse_ports(argv[optind + 1], &local, &remote, &cause) < 0)
+		usage_error(cmd, "%s", cause);
+	status = proxy_run(cli_client(cli), argv[optind], local, remote, &cause);
+	if (cause != NULL)
+		fprintf(stderr, "sprig: %s\n", cause);
+	free(cause);
+	return status;
+}
+
 /* GET .../exec: the sprite's sessions (exits 1 with the cause on failure). */
 static cJSON *
 sessions_get(struct cli *cli, const char *name)
@@ -1337,6 +1364,14 @@ static const struct cmd cmds[] = {
 	  "  -d, --detach      start a detachable session, print its id and return\n"
 	  "  -e, --env K=V     set an environment variable (repeatable)\n"
 	  "  -w, --dir DIR     working directory\n" },
+	{ "proxy", cmd_proxy, "proxy NAME PORT | proxy NAME LOCAL:REMOTE",
+	  "Forwards a local port to a port inside a sprite until Ctrl-C.",
+	  "Listens on 127.0.0.1:LOCAL (PORT alone: the same port on both ends; LOCAL 0:\n"
+	  "any free port) and prints the address. Each connection made there reaches\n"
+	  "localhost:REMOTE inside the sprite, waking it if it sleeps; while one is\n"
+	  "open the sprite stays awake. A refused connection is said on stderr and\n"
+	  "the local one closed.",
+	  NULL },
 	{ "sessions", cmd_sessions, "sessions NAME [--json] | sessions kill NAME ID [-s SIG]",
 	  "Lists a sprite's detachable sessions, or ends one.",
 	  "A session runs on with no client attached (its recent output is kept for the\n"
