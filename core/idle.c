@@ -1,7 +1,7 @@
 /*
  * idle: sprites fall asleep when nothing uses them (DESIGN.md; Sprites
  * sleep after 30 s). Use is an API call on the sprite (touch) or an open
- * exec session (hold); a program inside may keep it awake a while
+ * exec session or forwarded connection (hold); a program inside may keep it awake a while
  * (`sprite-env keepalive 10m`, for a long agent run nobody watches). Each
  * sprite may set its own idle time (`sprig config dev idle=5m`); the
  * daemon's is the default. Each awake sprite has
