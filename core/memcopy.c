@@ -137,14 +137,16 @@ memcopy_running(const struct sprite *s)
 }
 
 int
-memcopy_failed(const struct sprite *s, char **cause)
+memcopy_state(const struct sprite *s, const char *mem_dir, char **ret_state, char **cause)
 {
 	const struct memcopy *m = s->memcopy;
 
-	if (m == NULL || m->timer != 0 || m->err == 0)
-		return 0;
-	*cause = memcopy_cause(m);
-	return -EIO;
+	if (m != NULL && m->timer == 0 && m->err != 0) {
+		*cause = memcopy_cause(m);
+		return -EIO;
+	}
+	*ret_state = xasprintf("%s/state", mem_dir);
+	return 0;
 }
 
 void

@@ -13,8 +13,13 @@ struct sprite;
 int memcopy_start(struct sprite *s, const char *mem_dir);
 /* 1 while the copy runs: a VM started now must wait for it (load_later). */
 int memcopy_running(const struct sprite *s);
-/* -EIO with *cause (caller frees) if the copy ended in failure, else 0. */
-int memcopy_failed(const struct sprite *s, char **cause);
+/*
+ * The device state a VM of @s resumes with memory state @mem_dir's RAM:
+ * 0 with *@ret_state (caller frees), or -EIO with *@cause (caller frees)
+ * if the copy of that RAM ended in failure.
+ */
+int memcopy_state(const struct sprite *s, const char *mem_dir, char **ret_state,
+    char **cause);
 /* The operation is over (or the daemon is stopping): forgets the copy; a
  * half-written file is removed. */
 void memcopy_cancel(struct sprite *s);

@@ -578,13 +578,12 @@ restore_boot_memory(struct sprite *s)
 	struct restore *rs = s->tl;
 	char *state, *cause = NULL;
 
-	if (memcopy_failed(s, &cause) < 0) {
+	if (memcopy_state(s, rs->mem_dir, &state, &cause) < 0) {
 		store_sprite_set_state(s->core->store, s->id, SPRITE_STOPPED, cause);
 		restore_end(s, -EIO, cause);
 		free(cause);
 		return;
 	}
-	state = xasprintf("%s/state", rs->mem_dir);
 	restore_boot(s, state);
 	free(state);
 }
@@ -909,12 +908,11 @@ fork_boot(struct sprite *n)
 		return;
 	}
 	/* Its RAM is being copied (memcopy.c), or was. */
-	if (memcopy_failed(n, &cause) < 0) {
+	if (memcopy_state(n, n->fork_mem, &state, &cause) < 0) {
 		sprite_create_fail(n, -EIO, cause);
 		free(cause);
 		return;
 	}
-	state = xasprintf("%s/state", n->fork_mem);
 	fork_start(n, state);
 	free(state);
 }
