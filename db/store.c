@@ -216,6 +216,28 @@ store_exec(struct store *s, const char *sql)
 }
 
 /*
+ * Facts that matter only while this machine stays up (a QEMU's pid, the
+ * event log) are committed without waiting for the disk. In WAL mode such
+ * a commit survives a crash of sprig; only a power loss can take it back,
+ * and that takes the processes it describes with it. The next FULL commit
+ * makes it durable anyway. Inside a transaction, the transaction decides.
+ * Returns whether the mode was changed (pass it to store_relaxed_end).
+ */
+static int
+store_relaxed_begin(struct store *s)
+{
+	return sqlite3_get_autocommit(s->db) &&
+	    sqlite3_exec(s->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) == SQLITE_OK;
+}
+
+static void
+store_relaxed_end(struct store *s, int changed)
+{
+	if (changed)
+		sqlite3_exec(s->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
+}
+
+/*
  * One statement being bound and stepped. The first failure sticks: later
  * binds do nothing and query_step returns it, so callers check once.
  */
@@ -1096,6 +1118,7 @@ store_sprite_set_process(struct store *s, int64_t id, int64_t pid,
     uint64_t pid_start, const char *run_dir)
 {
 	struct query q;
+	int relaxed = store_relaxed_begin(s), r;
 
 	query_init(&q, s, "UPDATE sprites SET pid = ?, pid_start = ?, "
 	    "run_dir = ?, updated_at = ? WHERE id = ?");
@@ -1104,7 +1127,9 @@ store_sprite_set_process(struct store *s, int64_t id, int64_t pid,
 	bind_text(&q, run_dir);
 	bind_int(&q, now_unix_ms());
 	bind_int(&q, id);
-	return query_change(&q, "sprite", id);
+	r = query_change(&q, "sprite", id);
+	store_relaxed_end(s, relaxed);
+	return r;
 }
 
 int
@@ -1596,7 +1621,7 @@ store_event_add(struct store *s, const char *sprite, const char *kind,
     const char *message, int64_t *ret_id)
 {
 	struct query q;
-	int r;
+	int relaxed = store_relaxed_begin(s), r;
 
 	/*
 	 * Trim first, to STORE_EVENTS_KEEP - 1 rows, then insert: each
@@ -1610,18 +1635,18 @@ store_event_add(struct store *s, const char *sprite, const char *kind,
 	    "(SELECT coalesce(max(id), 0) FROM events) - ?");
 	bind_int(&q, STORE_EVENTS_KEEP - 1);
 	r = query_exec(&q);
-	if (r != 0)
-		return r;
-
-	query_init(&q, s, "INSERT INTO events (at, sprite, kind, message) "
-	    "VALUES (?, ?, ?, ?)");
-	bind_int(&q, now_unix_ms());
-	bind_text(&q, sprite);
-	bind_text(&q, kind);
-	bind_text(&q, message);
-	r = query_exec(&q);
+	if (r == 0) {
+		query_init(&q, s, "INSERT INTO events (at, sprite, kind, message) "
+		    "VALUES (?, ?, ?, ?)");
+		bind_int(&q, now_unix_ms());
+		bind_text(&q, sprite);
+		bind_text(&q, kind);
+		bind_text(&q, message);
+		r = query_exec(&q);
+	}
 	if (r == 0 && ret_id != NULL)
 		*ret_id = sqlite3_last_insert_rowid(s->db);
+	store_relaxed_end(s, relaxed);
 	return r;
 }
 
