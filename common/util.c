@@ -187,8 +187,8 @@ fsync_dir(const char *dir)
 	return r;
 }
 
-int
-write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
+static int
+write_file_whole(const char *path, const void *data, size_t len, mode_t mode, int durable)
 {
 	char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
 	char *dir = xstrdup(path), *slash;
@@ -212,7 +212,7 @@ write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
 		p += n;
 		len -= (size_t)n;
 	}
-	if (r == 0 && fsync(fd) < 0)
+	if (r == 0 && durable && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
@@ -223,7 +223,7 @@ write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
 		goto out;
 	}
 	slash = strrchr(dir, '/');
-	if (slash != NULL) {
+	if (durable && slash != NULL) {
 		*slash = '\0';
 		r = fsync_dir(*dir ? dir : "/");
 	}
@@ -231,6 +231,18 @@ out:
 	free(tmp);
 	free(dir);
 	return r;
+}
+
+int
+write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+	return write_file_whole(path, data, len, mode, 1);
+}
+
+int
+write_file_replace(const char *path, const void *data, size_t len, mode_t mode)
+{
+	return write_file_whole(path, data, len, mode, 0);
 }
 
 /* Copies @len bytes at @off, by copy_file_range or else by hand. */

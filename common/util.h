@@ -28,6 +28,10 @@ int rm_rf(const char *path);
 int fsync_dir(const char *dir);
 /* Writes @data to @path durably: temp file, fsync, rename, fsync dir. */
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* The same without the fsyncs: readers never see half a file, but a power
+ * loss may take it back. For files whose meaning ends with the machine's
+ * uptime anyway (a pid file). */
+int write_file_replace(const char *path, const void *data, size_t len, mode_t mode);
 /* Reads a whole file (at most @max bytes) as a NUL-terminated string. */
 int read_file(const char *path, size_t max, char **ret, size_t *ret_len);
 /* Returns the last @max bytes of a file, NUL-terminated, or NULL. */

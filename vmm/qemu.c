@@ -839,7 +839,7 @@ qemu_start(struct loop *l, const struct vm_config *cfg,
 		vm->pid_start = 0;
 	pidfile = qemu_path(vm, QEMU_PID_FILE);
 	pidstr = xasprintf("%d\n", (int)vm->pid);
-	write_file_atomic(pidfile, pidstr, strlen(pidstr), 0600);
+	write_file_replace(pidfile, pidstr, strlen(pidstr), 0600);
 	free(pidfile);
 	free(pidstr);
 	for (int i = 0; i < 3; i++)

@@ -1,4 +1,5 @@
-/* Unit tests for common/util: durations, sizes, process facts, sparse copies. */
+/* Unit tests for common/util: durations, sizes, process facts, sparse copies,
+ * whole-file writes. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -207,6 +208,36 @@ test_copy_sparse(void **state)
 	rmdir(dir);
 }
 
+/* Both writers replace a file whole, leave no temporary file, and refuse
+ * a directory that is not there. */
+static void
+test_write_file(void **state)
+{
+	char dir[] = "/tmp/sprig-test-write.XXXXXX", *path, *got = NULL;
+	int (*writers[])(const char *, const void *, size_t, mode_t) = {
+		write_file_atomic, write_file_replace,
+	};
+	struct stat st;
+	size_t n;
+
+	assert_non_null(mkdtemp(dir));
+	path = malloc(strlen(dir) + 16);
+	sprintf(path, "%s/pid", dir);
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(writers[i](path, "older text\n", 11, 0600), 0);
+		assert_int_equal(writers[i](path, "42\n", 3, 0600), 0);
+		assert_int_equal(read_file(path, 64, &got, &n), 0);
+		assert_string_equal(got, "42\n");
+		free(got);
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(st.st_mode & 07777, 0600);
+		assert_int_equal(writers[i]("/nonexistent-dir/pid", "1", 1, 0600), -ENOENT);
+		unlink(path);
+	}
+	assert_int_equal(rmdir(dir), 0);	/* empty: no temporary file left */
+	free(path);
+}
+
 int
 main(void)
 {
@@ -215,6 +246,7 @@ main(void)
 		cmocka_unit_test(test_size),
 		cmocka_unit_test(test_proc),
 		cmocka_unit_test(test_copy_sparse),
+		cmocka_unit_test(test_write_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
