@@ -2,6 +2,7 @@
 # sourced after lib.sh: what the database records against what is on disk.
 db="$SPRIG_HOME/sprig.db"
 MERGE_MAX_DEPTH=8	# core/merge.h
+qcow2_chain="$(dirname "${BASH_SOURCE[0]}")/qcow2_chain.py"
 
 # Reads the daemon's database beside it. The reader must not checkpoint
 # and delete the WAL when it closes: a daemon whose process lost its lock on
@@ -32,7 +33,7 @@ top_file() {
 
 # How many qcow2 files QEMU opens for FILE: it and its backing chain.
 chain_depth() {
-	qemu-img info -U --backing-chain "$1" | grep -c '^file format: qcow2'
+	python3 "$qcow2_chain" depth "$1"
 }
 
 # The same as the database records it, for sprite NAME's top.
@@ -45,28 +46,15 @@ db_depth() {
 # Every layer's qcow2 header names the file of the parent the database
 # records (the image's rootfs for a layer with none).
 check_headers() {
-	local what=$1 bad=0 id file parent want got
-	while IFS='|' read -r id file parent; do
-		if [ -n "$parent" ]; then
-			want=$(sq "select file from layers where id = $parent")
-		else
-			want=$(ls "$SPRIG_HOME"/images/minimal/*/rootfs.img | head -1)
-		fi
-		got=$(qemu-img info -U --output=json "$file" | sed -n 's/.*"full-backing-filename": "\([^"]*\)".*/\1/p')
-		if [ "$(realpath "$got")" != "$(realpath "$want")" ]; then
-			log "layer $id ($file): header says [$got], the database [$want]"
-			bad=$((bad + 1))
-		fi
-	done < <(sq "select id, file, parent_id from layers")
+	local what=$1 rootfs bad
+	rootfs=$(ls "$SPRIG_HOME"/images/minimal/*/rootfs.img | head -1)
+	bad=$(sq "select l.id, l.file, coalesce(p.file, '') from layers l
+	    left join layers p on p.id = l.parent_id" | python3 "$qcow2_chain" check "$rootfs")
 	expect_eq "$what: every layer's header matches the database" 0 "$bad"
 }
 
 # The deepest chain under any layer (any checkpoint, fork or top).
 max_depth() {
-	local file d max=0
-	for file in $(sq "select file from layers"); do
-		d=$(chain_depth "$file")
-		[ "$d" -gt "$max" ] && max=$d
-	done
-	echo "$max"
+	# shellcheck disable=SC2046
+	python3 "$qcow2_chain" depth $(sq "select file from layers")
 }
