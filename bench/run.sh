@@ -391,11 +391,14 @@ elif mode == "flood":
         sys.exit(0)
     drain(master, 1)
     seen.clear()
-    cmd = "head -c %d /dev/zero | tr '\\0' x; echo; echo END-$((40+2))\r" % nbytes
+    # A marker of this run only: the screen may still show an earlier
+    # run's, and the echoed command line shows the sum unexpanded.
+    mark = int.from_bytes(os.urandom(3), "big")
+    cmd = "head -c %d /dev/zero | tr '\\0' x; echo; echo END-$((%d+2))\r" % (nbytes, mark)
     os.write(master, cmd.encode())
     t = time.monotonic()
     c0, _ = cpu(p.pid)
-    ok = wait_for(master, rb"END-42", 600)
+    ok = wait_for(master, b"END-%d" % (mark + 2), 600)
     el = time.monotonic() - t
     c1, _ = cpu(p.pid)
     # The rate seen, and what the dashboard could take at its CPU cost.
