@@ -128,6 +128,17 @@ api_ws_upgrade(struct MHD_Connection *conn, MHD_UpgradeHandler fn, void *cls, in
 	return ret;
 }
 
+void
+api_ws_close(struct api *a, struct ws **ws, struct MHD_UpgradeResponseHandle **urh)
+{
+	ws_free(*ws);
+	*ws = NULL;
+	MHD_upgrade_action(*urh, MHD_UPGRADE_ACTION_CLOSE);
+	*urh = NULL;
+	/* The close takes effect in MHD's next run: make it this turn. */
+	a->resumed = 1;
+}
+
 unsigned
 api_status_for(int err, const char **code)
 {

@@ -10,6 +10,8 @@
 #include <microhttpd.h>
 #include <cjson/cJSON.h>
 
+struct ws;
+
 struct loop;
 struct core;
 struct exec;
@@ -71,6 +73,9 @@ enum MHD_Result api_error_errno(struct MHD_Connection *conn, int err, const char
  * whether it was answered so (else an error was, or nothing could be). */
 enum MHD_Result api_ws_upgrade(struct MHD_Connection *conn, MHD_UpgradeHandler fn, void *cls,
     int *queued);
+/* Ends an upgraded connection: frees *@ws and closes *@urh (both set to
+ * NULL), and has the close happen in this loop turn. */
+void api_ws_close(struct api *a, struct ws **ws, struct MHD_UpgradeResponseHandle **urh);
 /* Queues an empty 204. */
 enum MHD_Result api_no_content(struct MHD_Connection *conn);
 

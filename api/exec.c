@@ -643,12 +643,7 @@ exec_end(struct exec *ex)
 			break;
 		}
 	}
-	ws_free(ex->ws);
-	ex->ws = NULL;
-	MHD_upgrade_action(ex->urh, MHD_UPGRADE_ACTION_CLOSE);
-	ex->urh = NULL;
-	/* The close takes effect in MHD's next run: make it this turn. */
-	ex->api->resumed = 1;
+	api_ws_close(ex->api, &ex->ws, &ex->urh);
 	exec_unref(ex);
 }
 

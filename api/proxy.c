@@ -289,12 +289,7 @@ proxy_end(struct proxy *px)
 			break;
 		}
 	}
-	ws_free(px->ws);
-	px->ws = NULL;
-	MHD_upgrade_action(px->urh, MHD_UPGRADE_ACTION_CLOSE);
-	px->urh = NULL;
-	/* The close takes effect in MHD's next run: make it this turn. */
-	px->api->resumed = 1;
+	api_ws_close(px->api, &px->ws, &px->urh);
 	proxy_unref(px);
 }
 
