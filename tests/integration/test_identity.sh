@@ -11,6 +11,14 @@ mid=$(sprig exec alpha -- cat /etc/machine-id)
 sprig stop alpha >/dev/null
 sprig start alpha >/dev/null
 expect_eq "the machine-id stays across its own restarts" "$mid" "$(sprig exec alpha -- cat /etc/machine-id)"
+# The machine-id is written over in place: a longer file left by someone
+# else is cut to the one line at the next start.
+sprig exec alpha -- sh -c 'printf "%080d\n" 7 >/etc/machine-id'
+sprig stop alpha >/dev/null
+sprig start alpha >/dev/null
+expect_eq "a clobbered machine-id is mended at the next start" "$mid" \
+	"$(sprig exec alpha -- cat /etc/machine-id)"
+expect_eq "and is one line again" "33" "$(sprig exec alpha -- sh -c 'wc -c </etc/machine-id' | tr -d ' ')"
 
 sprig checkpoint alpha -m base >/dev/null
 sprig fork alpha@v0 beta >/dev/null
