@@ -137,8 +137,9 @@ finish >/dev/null
 # at checkpoint 1 against the same after BENCH_CHECKPOINTS (200) checkpoints
 # in a row, each over a file of its own (merging keeps the chain shallow:
 # core/merge.c); then forks: sprig fork always boots the new sprite, so the
-# disk part (the new top over the checkpoint, what fork does before booting)
-# is timed on its own; and the disk a fork uses having written nothing.
+# disk part (the new top over the checkpoint, what fork does before booting,
+# as bench/qcow2_new.c does it) is timed on its own; and the disk a fork
+# uses having written nothing.
 bench_layers() {
 	local n=${BENCH_CHECKPOINTS:-200} s=deep at i file
 	local read='echo 3 > /proc/sys/vm/drop_caches; cat /usr/bin/* /usr/lib/*/* /root/c/1 >/dev/null 2>&1; true'
@@ -198,8 +199,7 @@ bench_layers() {
 	file=$(lsq "select l.file from checkpoints c join layers l
 	    on l.id = c.layer_id join sprites x on x.id = c.sprite_id where x.name = '$s' and c.version = 0")
 	lrow "fork, disk part only (ms; fork always boots)" \
-		"$(lmedian 'qemu-img create -q -f qcow2 -F qcow2 -b "$file" "$SPRIG_HOME/fork$i.qcow2"')" "<= 50"
-	rm -f "$SPRIG_HOME"/fork*.qcow2
+		"$("$BUILD/bench-qcow2-new" "$file" qcow2 $((RUNS * 4)) "$SPRIG_HOME/layers")" "<= 50"
 	lrow "fork with its boot, to running (ms)" "$(lmedian 'sprig fork "$s@v0" "fk$i" >/dev/null')" ""
 	file=$(lsq "select l.file from sprites x join layers l
 	    on l.id = x.top_layer_id where x.name = 'fk1'")

@@ -117,11 +117,42 @@ fail:
 	_exit(127);
 }
 
+/* Watches child @pid from the loop; on failure it is killed and reaped. */
+static int
+proc_track(struct loop *l, pid_t pid, proc_exit_fn fn, void *arg, struct proc **ret)
+{
+	struct proc *p;
+	int r;
+
+	r = proc_pidfd_open(pid);
+	if (r < 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return r;
+	}
+	p = xcalloc(1, sizeof *p);
+	p->loop = l;
+	p->pid = pid;
+	p->pidfd = r;
+	p->child = 1;
+	p->fn = fn;
+	p->arg = arg;
+	r = loop_add_fd(l, p->pidfd, LOOP_READ, proc_on_exit, p);
+	if (r < 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		close(p->pidfd);
+		free(p);
+		return r;
+	}
+	*ret = p;
+	return 0;
+}
+
 int
 proc_spawn(struct loop *l, const struct proc_spec *spec, proc_exit_fn fn,
     void *arg, struct proc **ret)
 {
-	struct proc *p;
 	int pipefd[2], err = 0, r;
 	ssize_t n;
 	pid_t pid;
@@ -152,29 +183,26 @@ proc_spawn(struct loop *l, const struct proc_spec *spec, proc_exit_fn fn,
 		waitpid(pid, NULL, 0);
 		return -err;
 	}
-	r = proc_pidfd_open(pid);
-	if (r < 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		return r;
+	return proc_track(l, pid, fn, arg, ret);
+}
+
+int
+proc_spawn_fn(struct loop *l, proc_child_fn child, const void *child_arg, proc_exit_fn fn,
+    void *arg, struct proc **ret)
+{
+	pid_t pid;
+	int r;
+
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		setpgid(0, 0);
+		r = child(child_arg);
+		_exit(r < 0 ? -r & 0xff : 0);
 	}
-	p = xcalloc(1, sizeof *p);
-	p->loop = l;
-	p->pid = pid;
-	p->pidfd = r;
-	p->child = 1;
-	p->fn = fn;
-	p->arg = arg;
-	r = loop_add_fd(l, p->pidfd, LOOP_READ, proc_on_exit, p);
-	if (r < 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		close(p->pidfd);
-		free(p);
-		return r;
-	}
-	*ret = p;
-	return 0;
+	setpgid(pid, pid);
+	return proc_track(l, pid, fn, arg, ret);
 }
 
 int

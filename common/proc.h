@@ -33,6 +33,16 @@ struct proc_spec {
  */
 int proc_spawn(struct loop *l, const struct proc_spec *spec, proc_exit_fn fn,
     void *arg, struct proc **ret);
+/*
+ * Runs @child(@child_arg) in a forked copy of this process instead of a
+ * program; its result, 0 or a negative errno, becomes the exit status
+ * (errno as the exit code). For work that must not hold up the loop yet
+ * needs no program of its own, as redis saves in a child. @child must make
+ * only async-signal-safe calls. Otherwise as proc_spawn.
+ */
+typedef int (*proc_child_fn)(const void *child_arg);
+int proc_spawn_fn(struct loop *l, proc_child_fn child, const void *child_arg, proc_exit_fn fn,
+    void *arg, struct proc **ret);
 /* Watches a process that is not our child (verified alive). */
 int proc_watch(struct loop *l, pid_t pid, proc_exit_fn fn, void *arg, struct proc **ret);
 pid_t proc_pid(const struct proc *p);

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ckptdisks.h"
@@ -33,6 +34,7 @@
 #include "common/util.h"
 #include "common/xmalloc.h"
 #include "vmm/agent.h"
+#include "vmm/qcow2.h"
 #include "vmm/vmm.h"
 
 const char *const op_names[] = {
@@ -263,6 +265,37 @@ core_layer_path(struct core *c)
 
 	random_hex(hex, sizeof hex);
 	return xasprintf("%s/%s.qcow2", c->layers_dir, hex);
+}
+
+/* The child of core_layer_make: exits with the errno it met. */
+static int
+layer_write(const void *q)
+{
+	return qcow2_new_write(q);
+}
+
+int
+core_layer_make(struct core *c, const char *file, const char *backing, const char *fmt,
+    proc_exit_fn fn, void *arg, struct proc **ret)
+{
+	struct qcow2_new *q = NULL;
+	int r;
+
+	r = qcow2_new_prepare(file, backing, fmt, &q);
+	if (r == 0)
+		r = proc_spawn_fn(c->loop, layer_write, q, fn, arg, ret);
+	qcow2_new_free(q);
+	return r;
+}
+
+char *
+core_layer_made_cause(const char *what, int status)
+{
+	if (status == 0)
+		return NULL;
+	if (WIFEXITED(status))
+		return xasprintf("cannot %s: %s", what, strerror(WEXITSTATUS(status)));
+	return xasprintf("cannot %s (the writer %s)", what, proc_status_str(status));
 }
 
 void
@@ -569,9 +602,8 @@ sprite_layer_made(struct proc *p, int status, void *arg)
 	int r;
 
 	s->img_proc = NULL;
-	if (status != 0) {
-		cause = xasprintf("qemu-img could not make the disk layer (it %s)",
-		    proc_status_str(status));
+	cause = core_layer_made_cause("make the disk layer", status);
+	if (cause != NULL) {
 		sprite_create_fail(s, -EIO, cause);
 		free(cause);
 		return;
@@ -615,8 +647,6 @@ sprite_image_ready(void *arg, int err, const char *cause, int64_t image_id)
 	struct sprite_row row = { 0 };
 	struct image_files files = { 0 };
 	char *qcow_cause = NULL;
-	char *argv[12];
-	struct proc_spec spec = { 0 };
 	int r;
 
 	if (err < 0) {
@@ -646,29 +676,17 @@ sprite_image_ready(void *arg, int err, const char *cause, int64_t image_id)
 		return;
 	}
 	s->layer_file = core_layer_path(c);
-	argv[0] = "qemu-img";
-	argv[1] = "create";
-	argv[2] = "-q";
-	argv[3] = "-f";
-	argv[4] = "qcow2";
-	argv[5] = "-F";
-	argv[6] = "raw";
-	argv[7] = "-b";
-	argv[8] = files.rootfs;
-	argv[9] = s->layer_file;
-	argv[10] = NULL;
-	spec.argv = argv;
-	r = proc_spawn(c->loop, &spec, sprite_layer_made, s, &s->img_proc);
-	image_files_done(&files);
+	r = core_layer_make(c, s->layer_file, files.rootfs, "raw", sprite_layer_made, s,
+	    &s->img_proc);
 	if (r < 0) {
-		qcow_cause = r == -ENOENT ?
-		    xstrdup("qemu-img is not installed (apt-get install qemu-utils)") :
-		    xasprintf("cannot run qemu-img: %s", strerror(-r));
+		qcow_cause = xasprintf("cannot make the disk layer over %s: %s", files.rootfs,
+		    strerror(-r));
 		free(s->layer_file);
 		s->layer_file = NULL;
 		sprite_create_fail(s, r, qcow_cause);
 		free(qcow_cause);
 	}
+	image_files_done(&files);
 }
 
 int

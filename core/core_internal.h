@@ -7,10 +7,10 @@
 
 #include "core.h"
 #include "image.h"
+#include "common/proc.h"
 
 struct ckptdisks;
 struct memcopy;
-struct proc;
 struct vm;
 
 enum sprite_op {
@@ -150,6 +150,18 @@ void core_event(struct core *c, const char *sprite, const char *kind, const char
 void core_layer_release(struct core *c, int64_t id);
 /* A new layer file name under layers/ (newly allocated). */
 char *core_layer_path(struct core *c);
+/*
+ * Makes @file, a new empty layer over @backing (@fmt "qcow2" or "raw"), in
+ * a child process (vmm/qcow2.c), so the loop never waits on the disk. @fn
+ * hears the child's exit as from proc_spawn; core_layer_made_cause says why
+ * it failed. Returns 0 with *ret, or a negative errno (-ENOENT: no backing
+ * file).
+ */
+int core_layer_make(struct core *c, const char *file, const char *backing, const char *fmt,
+    proc_exit_fn fn, void *arg, struct proc **ret);
+/* NULL when a core_layer_make child's @status is success, else why
+ * it could not @what ("make the fork's disk"); the caller frees it. */
+char *core_layer_made_cause(const char *what, int status);
 
 /* timeline.c: makes sprite @name over frozen layer @base_id and boots it,
  * resuming memory state @mem_dir if not NULL (whose machine had @mem_mb

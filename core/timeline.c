@@ -276,15 +276,14 @@ ckpt_mem_saved(struct vm *vm, int err, const char *cause, void *arg)
 }
 
 static void
-ckpt_qemu_img_done(struct proc *p, int status, void *arg)
+ckpt_top_made(struct proc *p, int status, void *arg)
 {
 	struct ckpt *k = arg;
 	char *cause;
 
 	k->proc = NULL;
-	if (status != 0) {
-		cause = xasprintf("qemu-img could not make the new top layer (it %s)",
-		    proc_status_str(status));
+	cause = core_layer_made_cause("make the new top layer", status);
+	if (cause != NULL) {
 		ckpt_fail(k, -EIO, cause);
 		free(cause);
 		return;
@@ -295,7 +294,8 @@ ckpt_qemu_img_done(struct proc *p, int status, void *arg)
 
 /*
  * Checkpoints sprite @s (its runtime record exists, its op is set by the
- * caller): live when its VM is up, else with qemu-img. @then is called once,
+ * caller): live when its VM is up, else by writing the new top here.
+ * @then is called once,
  * never from inside this call.
  */
 static int
@@ -360,11 +360,7 @@ ckpt_start(struct sprite *s, const char *comment, int is_auto, int memory,
 	} else if (s->vm != NULL) {
 		r = -EBUSY;
 	} else {
-		char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2",
-		    "-b", top.file, k->new_file, NULL };
-		struct proc_spec spec = { .argv = argv };
-
-		r = proc_spawn(c->loop, &spec, ckpt_qemu_img_done, k, &k->proc);
+		r = core_layer_make(c, k->new_file, top.file, "qcow2", ckpt_top_made, k, &k->proc);
 	}
 	if (r == -EAGAIN) {
 		*cause = xasprintf("sprite \"%s\" is not running: a memory checkpoint needs "
@@ -588,17 +584,24 @@ restore_boot_memory(struct sprite *s)
 	free(state);
 }
 
-/* qemu-img @what exited with @status: 0, or the restore is over. */
+/* NULL when qemu-img, which was to @what, exited with @status 0; else why not. */
+static char *
+qemu_img_cause(const char *what, int status)
+{
+	return status == 0 ? NULL :
+	    xasprintf("qemu-img could not %s (it %s)", what, proc_status_str(status));
+}
+
+/* A child making or merging the restored top ended: @cause (consumed) is
+ * NULL when it did its part, else the restore is over. */
 static int
-restore_img_ok(struct sprite *s, int status, const char *what)
+restore_child_ok(struct sprite *s, char *cause)
 {
 	struct restore *rs = s->tl;
-	char *cause;
 
 	s->img_proc = NULL;
-	if (status == 0)
+	if (cause == NULL)
 		return 0;
-	cause = xasprintf("qemu-img could not %s (it %s)", what, proc_status_str(status));
 	if (rs->vm_gone) {
 		restore_end(s, -EIO, cause);
 		free(cause);
@@ -687,7 +690,7 @@ restore_top_made(struct sprite *s)
 static void
 restore_layer_merged(struct proc *p, int status, void *arg)
 {
-	if (restore_img_ok(arg, status, "merge the restored top's layers") == 0)
+	if (restore_child_ok(arg, qemu_img_cause("merge the restored top's layers", status)) == 0)
 		restore_top_made(arg);
 }
 
@@ -699,7 +702,7 @@ restore_layer_made(struct proc *p, int status, void *arg)
 	struct sprite *s = arg;
 	struct restore *rs = s->tl;
 
-	if (restore_img_ok(s, status, "make the restored top") < 0)
+	if (restore_child_ok(s, core_layer_made_cause("make the restored top", status)) < 0)
 		return;
 	fsync_dir(s->core->layers_dir);
 	if (!merge_new_top(s->core, rs->new_file, rs->parent_id, restore_layer_merged, s,
@@ -760,16 +763,12 @@ restore_make_top(struct sprite *s, const struct checkpoint_row *target, char **c
 	rs->new_file = core_layer_path(c);
 	rs->parent_id = layer.id;
 	rs->mem_dir = target->mem_dir != NULL ? xstrdup(target->mem_dir) : NULL;
-	{
-		char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2",
-		    "-b", layer.file, rs->new_file, NULL };
-		struct proc_spec spec = { .argv = argv };
-
-		r = proc_spawn(c->loop, &spec, restore_layer_made, s, &s->img_proc);
-	}
-	layer_row_done(&layer);
+	r = core_layer_make(c, rs->new_file, layer.file, "qcow2", restore_layer_made, s,
+	    &s->img_proc);
 	if (r < 0)
-		*cause = xasprintf("cannot run qemu-img: %s", strerror(-r));
+		*cause = xasprintf("cannot make the restored top over %s: %s", layer.file,
+		    strerror(-r));
+	layer_row_done(&layer);
 	return r;
 }
 
@@ -859,16 +858,14 @@ core_restore(struct core *c, const char *name, const char *version,
 	return r;
 }
 
-/* qemu-img @what exited with @status: 0, or the create is undone. */
+/* A child making or merging the fork's disk ended: @cause (consumed) is
+ * NULL when it did its part, else the create is undone. */
 static int
-fork_img_ok(struct sprite *n, int status, const char *what)
+fork_child_ok(struct sprite *n, char *cause)
 {
-	char *cause;
-
 	n->img_proc = NULL;
-	if (status == 0)
+	if (cause == NULL)
 		return 0;
-	cause = xasprintf("qemu-img could not %s (it %s)", what, proc_status_str(status));
 	sprite_create_fail(n, -EIO, cause);
 	free(cause);
 	return -EIO;
@@ -922,7 +919,7 @@ fork_layer_merged(struct proc *p, int status, void *arg)
 {
 	struct sprite *n = arg;
 
-	if (fork_img_ok(n, status, "merge the new disk's layers") < 0)
+	if (fork_child_ok(n, qemu_img_cause("merge the new disk's layers", status)) < 0)
 		return;
 	/* The database follows the header: the top's parent is the base now.
 	 * A crash before this undoes the create ("creating"). */
@@ -941,7 +938,7 @@ fork_layer_made(struct proc *p, int status, void *arg)
 	int merging;
 
 	failpoint("fork:layer-made");
-	if (fork_img_ok(n, status, "make the fork's disk") < 0)
+	if (fork_child_ok(n, core_layer_made_cause("make the fork's disk", status)) < 0)
 		return;
 	merging = store_layer_get(n->core->store, n->layer_id, &top) == 0 &&
 	    merge_new_top(n->core, n->layer_file, top.parent_id, fork_layer_merged, n,
@@ -1017,16 +1014,13 @@ sprite_create_over(struct core *c, const char *name, int64_t base_id, const char
 		sprite_create_fail(n, r, *cause);
 		return r;
 	}
-	{
-		char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2",
-		    "-b", base.file, n->layer_file, NULL };
-		struct proc_spec spec = { .argv = argv };
-
-		r = proc_spawn(c->loop, &spec, fork_layer_made, n, &n->img_proc);
-	}
+	r = core_layer_make(c, n->layer_file, base.file, "qcow2", fork_layer_made, n,
+	    &n->img_proc);
+	if (r < 0)
+		*cause = xasprintf("cannot make the new disk over %s: %s", base.file,
+		    strerror(-r));
 	layer_row_done(&base);
 	if (r < 0) {
-		*cause = xasprintf("cannot run qemu-img: %s", strerror(-r));
 		sprite_create_fail(n, r, *cause);
 		return r;
 	}

@@ -30,7 +30,12 @@ if [ "$tmpfs" = 1 ]; then
 	free=$(df --output=avail -B1 "$layers" | tail -1)
 	fallocate -l $((free - 32768)) "$layers/filler"
 	expect_fail "a checkpoint on a full disk fails" "No space left" sprig checkpoint dev
-	rm -f "$layers/filler"
+	# sprig writes a fork's new top itself: with no room at all, it says so.
+	fallocate -l "$(df --output=avail -B1 "$layers" | tail -1)" "$layers/filler2"
+	expect_fail "a fork on a full disk fails" "cannot make the fork's disk: No space left" \
+		sprig fork dev@v0 nofit
+	expect_eq "and leaves no sprite behind" "" "$(sprig list | awk '$1 == "nofit"')"
+	rm -f "$layers/filler" "$layers/filler2"
 	expect_eq "the sprite runs on" "running" "$(sprig list | awk '$1 == "dev" { print $2 }')"
 	expect_eq "on its old top" "$top" "$(top_file dev)"
 	expect_eq "no checkpoint was recorded" "$before" "$(sq 'select count(*) from checkpoints')"

@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -186,6 +188,48 @@ test_missing_program(void **state)
 	loop_free(l);
 }
 
+/* A function run in a child: its work is done there, its errno comes back
+ * as the exit code, and the parent's loop goes on meanwhile. */
+static int
+child_write(const void *arg)
+{
+	int fd = open(arg, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+static void
+test_spawn_fn(void **state)
+{
+	char dir[] = "/tmp/sprig-test-proc.XXXXXX", *file;
+	struct run r = { 0 };
+	struct proc *p = NULL;
+	struct stat st;
+
+	assert_non_null(mkdtemp(dir));
+	file = xasprintf("%s/made", dir);
+	assert_int_equal(loop_new(&r.loop), 0);
+	assert_int_equal(proc_spawn_fn(r.loop, child_write, file, on_exit_cb, &r, &p), 0);
+	run_until_exit(&r);
+	assert_true(WIFEXITED(r.status));
+	assert_int_equal(WEXITSTATUS(r.status), 0);
+	assert_int_equal(stat(file, &st), 0);
+
+	r.exited = 0;	/* again: the file exists now */
+	assert_int_equal(proc_spawn_fn(r.loop, child_write, file, on_exit_cb, &r, &p), 0);
+	run_until_exit(&r);
+	assert_true(WIFEXITED(r.status));
+	assert_int_equal(WEXITSTATUS(r.status), EEXIST);
+
+	loop_free(r.loop);
+	unlink(file);
+	rmdir(dir);
+	free(file);
+}
+
 int
 main(void)
 {
@@ -194,6 +238,7 @@ main(void)
 		cmocka_unit_test(test_no_inherited_fds),
 		cmocka_unit_test(test_keep_fds),
 		cmocka_unit_test(test_missing_program),
+		cmocka_unit_test(test_spawn_fn),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
