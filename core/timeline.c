@@ -4,11 +4,12 @@
  *
  * A checkpoint freezes the writable top and puts a new empty top over it:
  * live with QMP's blockdev-snapshot-sync (after the guest flushed its page
- * cache), or with qemu-img for a stopped sprite. No data is copied. The new
- * top's row is written first, marked pending; the snapshot makes its file;
- * one transaction then freezes the old top, records the checkpoint and moves
- * the sprite onto the new top. Start-up finishes a checkpoint whose file
- * exists and undoes one whose file does not (timeline_recover).
+ * cache), or by writing it (vmm/qcow2.c) for a stopped sprite. No data is
+ * copied. The new top's row is written first, marked pending; the snapshot
+ * makes its file; one transaction then freezes the old top, records the
+ * checkpoint and moves the sprite onto the new top. Start-up finishes a
+ * checkpoint whose file exists and undoes one whose file does not
+ * (timeline_recover).
  *
  * Restore checkpoints the state being left (so "restore undo" can come
  * back), stops the VM, puts a new empty top over the chosen checkpoint's
@@ -294,9 +295,8 @@ ckpt_top_made(struct proc *p, int status, void *arg)
 
 /*
  * Checkpoints sprite @s (its runtime record exists, its op is set by the
- * caller): live when its VM is up, else by writing the new top here.
- * @then is called once,
- * never from inside this call.
+ * caller): live when its VM is up, else by writing the new top in a child
+ * (core_layer_make). @then is called once, never from inside this call.
  */
 static int
 ckpt_start(struct sprite *s, const char *comment, int is_auto, int memory,
