@@ -179,6 +179,28 @@ test('a whole tree is copied and removed without holding up other calls', async 
 	await sh('rm -r /tmp/w/big');
 });
 
+test('a tree operation whose worker dies answers with an error, and the agent goes on',
+    async () => {
+	// The agent copies a tree in a child of its own (guest/files.c); kill
+	// that child mid-copy, as the OOM killer might: the call must fail
+	// with EIO rather than hang, and the next calls be answered.
+	await sh('mkdir -p /tmp/w/tree/small && cd /tmp/w/tree && ' +
+	    'i=0; while [ $i -lt 1500 ]; do echo $i > small/s$i; i=$((i+1)); done');
+	const copy = fs.copyFile('w/tree', 'w/tree2', { recursive: true });
+	copy.catch(() => {});	// looked at below
+	let killed = '';
+	for (let i = 0; i < 400 && killed === ''; i++) {
+		// Its child has PID 1's name (a fork without exec) and PID 1 as parent.
+		killed = await sh('for d in /proc/[0-9]*; do p=${d#/proc/}; ' +
+		    '[ "$p" != 1 ] && [ "$(cat $d/comm)" = "$(cat /proc/1/comm)" ] && ' +
+		    'grep -q "^PPid:[[:space:]]*1$" $d/status && kill -9 $p && echo $p; done; true');
+	}
+	assert.notEqual(killed, '', 'the copy\'s child was found and killed');
+	await rejectsFS(copy, 'EIO');
+	assert.equal(await fs.exists('w/tree'), true);
+	await sh('rm -rf /tmp/w/tree /tmp/w/tree2');
+});
+
 test('errors: a missing file, a directory where a file is wanted, a file as a directory',
     async () => {
 	await rejectsFS(fs.readFile('w/missing'), 'ENOENT', /missing/);
