@@ -457,6 +457,21 @@ agent_write(struct agent *a)
 	agent_update_mask(a);
 }
 
+/* Writes what is queued at once, not on the loop's next turn: what the
+ * socket cannot take yet, and any error, are left to agent_io. */
+static void
+agent_write_now(struct agent *a)
+{
+	ssize_t n;
+
+	if (a->closed || buf_used(&a->out) == 0)
+		return;
+	n = write(a->fd, buf_head(&a->out), buf_used(&a->out));
+	if (n > 0)
+		buf_consume(&a->out, (size_t)n);
+	agent_update_mask(a);
+}
+
 static void
 agent_io(struct loop *l, int fd, int events, void *arg)
 {
@@ -742,7 +757,10 @@ agent_identity(struct agent *a, const char *hostname, const char *machine_id)
 	buf_add_u32(&a->out, sizeof seed);
 	buf_add(&a->out, seed, sizeof seed);
 	agent_frame_end(&a->out, off);
-	agent_update_mask(a);
+	/* Now: the guest takes its identity (tens of ms under TCG for a
+	 * fork) while the host records the boot, and a first command
+	 * waits behind it. */
+	agent_write_now(a);
 	return 0;
 }
 
