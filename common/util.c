@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -295,6 +296,35 @@ copy_sparse_step(int src, int dst, off_t *off, off_t size, size_t max)
 	data = lseek(src, *off, SEEK_DATA);
 	if (data < 0)
 		return errno == ENXIO ? 1 : -errno;
+	return 0;
+}
+
+int
+copy_sparse_file(const char *src, const char *dst)
+{
+	struct stat st;
+	off_t off = 0;
+	int in, out, r;
+
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return -errno;
+	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0) {
+		r = -errno;
+		close(in);
+		return r;
+	}
+	r = fstat(in, &st) < 0 || ftruncate(out, st.st_size) < 0 ? -errno : 0;
+	while (r == 0)
+		r = copy_sparse_step(in, out, &off, st.st_size, SIZE_MAX);
+	close(in);
+	if (close(out) < 0 && r >= 0)
+		r = -errno;
+	if (r < 0) {
+		unlink(dst);
+		return r;
+	}
 	return 0;
 }
 

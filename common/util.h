@@ -46,6 +46,13 @@ char *read_file_tail(const char *path, size_t max);
  * errno.
  */
 int copy_sparse_step(int src, int dst, off_t *off, off_t size, size_t max);
+/*
+ * Copies file @src to @dst, a new file (-EEXIST if it exists) of the same
+ * size with the same holes, by copy_sparse_step. Not synced. No allocation:
+ * safe in a forked child (proc_spawn_fn). Returns 0 or a negative errno;
+ * on failure @dst is removed.
+ */
+int copy_sparse_file(const char *src, const char *dst);
 
 /* Wall clock in unix milliseconds. */
 int64_t now_unix_ms(void);

@@ -289,7 +289,7 @@ core_layer_make(struct core *c, const char *file, const char *backing, const cha
 }
 
 char *
-core_layer_made_cause(const char *what, int status)
+core_child_cause(const char *what, int status)
 {
 	if (status == 0)
 		return NULL;
@@ -602,7 +602,7 @@ sprite_layer_made(struct proc *p, int status, void *arg)
 	int r;
 
 	s->img_proc = NULL;
-	cause = core_layer_made_cause("make the disk layer", status);
+	cause = core_child_cause("make the disk layer", status);
 	if (cause != NULL) {
 		sprite_create_fail(s, -EIO, cause);
 		free(cause);

@@ -153,15 +153,16 @@ char *core_layer_path(struct core *c);
 /*
  * Makes @file, a new empty layer over @backing (@fmt "qcow2" or "raw"), in
  * a child process (vmm/qcow2.c), so the loop never waits on the disk. @fn
- * hears the child's exit as from proc_spawn; core_layer_made_cause says why
+ * hears the child's exit as from proc_spawn; core_child_cause says why
  * it failed. Returns 0 with *ret, or a negative errno (-ENOENT: no backing
  * file).
  */
 int core_layer_make(struct core *c, const char *file, const char *backing, const char *fmt,
     proc_exit_fn fn, void *arg, struct proc **ret);
-/* NULL when a core_layer_make child's @status is success, else why
- * it could not @what ("make the fork's disk"); the caller frees it. */
-char *core_layer_made_cause(const char *what, int status);
+/* NULL when the status of a child started with proc_spawn_fn (such as
+ * core_layer_make's) is success, else why it could not @what ("make the
+ * fork's disk"); the caller frees it. */
+char *core_child_cause(const char *what, int status);
 
 /* timeline.c: makes sprite @name over frozen layer @base_id and boots it,
  * resuming memory state @mem_dir if not NULL (whose machine had @mem_mb

@@ -25,6 +25,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core_internal.h"
@@ -224,6 +225,15 @@ ckpt_mem_resumed(struct vm *vm, int err, const char *cause, void *arg)
 	}
 }
 
+/* The child of ckpt_mem_saved: @arg is the RAM file and its copy's name. */
+static int
+ckpt_copy_ram(const void *arg)
+{
+	char *const *paths = arg;
+
+	return copy_sparse_file(paths[0], paths[1]);
+}
+
 /* The RAM is copied: the guest may run again, and the checkpoint is whole. */
 static void
 ckpt_mem_copied(struct proc *p, int status, void *arg)
@@ -236,9 +246,9 @@ ckpt_mem_copied(struct proc *p, int status, void *arg)
 	k->proc = NULL;
 	if (s->vm != NULL)
 		c->vmm->resume(s->vm, ckpt_mem_resumed, s);
-	if (status != 0) {
+	cause = core_child_cause("copy the guest's memory", status);
+	if (cause != NULL) {
 		/* The disk was frozen already: keep the checkpoint, without memory. */
-		cause = xasprintf("cannot copy the guest's memory (cp %s)", proc_status_str(status));
 		core_event(c, s->name, "error", "%s", cause);
 		free(cause);
 		rm_rf(k->mem_dir);
@@ -253,7 +263,7 @@ ckpt_mem_saved(struct vm *vm, int err, const char *cause, void *arg)
 {
 	struct ckpt *k = arg;
 	struct core *c = k->s->core;
-	char *ram = NULL, *copy = NULL;
+	char *paths[2];
 	int r;
 
 	if (err < 0) {
@@ -261,19 +271,16 @@ ckpt_mem_saved(struct vm *vm, int err, const char *cause, void *arg)
 		ckpt_fail(k, err, cause);
 		return;
 	}
-	/* The vCPUs are stopped: copy the RAM file (sparse) before they run. */
-	ram = sprite_ram_file(c, k->s->id);
-	copy = xasprintf("%s/ram", k->mem_dir);
-	{
-		char *argv[] = { "cp", "--reflink=auto", "--sparse=always", ram, copy, NULL };
-		struct proc_spec spec = { .argv = argv };
-
-		r = proc_spawn(c->loop, &spec, ckpt_mem_copied, k, &k->proc);
-	}
-	free(ram);
-	free(copy);
+	/* The vCPUs are stopped: copy the RAM file (sparse) before they run,
+	 * in a child, by extents: ~25 ms for 96 MB of data here, where
+	 * cp --sparse=always, which reads every byte, took ~45. */
+	paths[0] = sprite_ram_file(c, k->s->id);
+	paths[1] = xasprintf("%s/ram", k->mem_dir);
+	r = proc_spawn_fn(c->loop, ckpt_copy_ram, paths, ckpt_mem_copied, k, &k->proc);
+	free(paths[0]);
+	free(paths[1]);
 	if (r < 0)
-		ckpt_mem_copied(NULL, 1 << 8, k);
+		ckpt_mem_copied(NULL, W_EXITCODE(-r & 0xff, 0), k);
 }
 
 static void
@@ -283,7 +290,7 @@ ckpt_top_made(struct proc *p, int status, void *arg)
 	char *cause;
 
 	k->proc = NULL;
-	cause = core_layer_made_cause("make the new top layer", status);
+	cause = core_child_cause("make the new top layer", status);
 	if (cause != NULL) {
 		ckpt_fail(k, -EIO, cause);
 		free(cause);
@@ -702,7 +709,7 @@ restore_layer_made(struct proc *p, int status, void *arg)
 	struct sprite *s = arg;
 	struct restore *rs = s->tl;
 
-	if (restore_child_ok(s, core_layer_made_cause("make the restored top", status)) < 0)
+	if (restore_child_ok(s, core_child_cause("make the restored top", status)) < 0)
 		return;
 	fsync_dir(s->core->layers_dir);
 	if (!merge_new_top(s->core, rs->new_file, rs->parent_id, restore_layer_merged, s,
@@ -938,7 +945,7 @@ fork_layer_made(struct proc *p, int status, void *arg)
 	int merging;
 
 	failpoint("fork:layer-made");
-	if (fork_child_ok(n, core_layer_made_cause("make the fork's disk", status)) < 0)
+	if (fork_child_ok(n, core_child_cause("make the fork's disk", status)) < 0)
 		return;
 	merging = store_layer_get(n->core->store, n->layer_id, &top) == 0 &&
 	    merge_new_top(n->core, n->layer_file, top.parent_id, fork_layer_merged, n,

@@ -198,6 +198,32 @@ test_copy_sparse(void **state)
 	put(fd, 5000, 100, 7);
 	close(fd);
 	sparse_copy_check(src, dst, 8 * MIB, MIB);
+
+	/* A whole file: bytes, size and holes, into a new file only. */
+	{
+		char *a = malloc(8 * MIB), *b = malloc(8 * MIB);
+		struct stat sst, dstt;
+
+		unlink(dst);
+		assert_int_equal(copy_sparse_file(src, dst), 0);
+		fd = open(dst, O_RDONLY);
+		assert_int_equal(pread(fd, b, 8 * MIB, 0), 8 * MIB);
+		assert_int_equal(fstat(fd, &dstt), 0);
+		close(fd);
+		fd = open(src, O_RDONLY);
+		assert_int_equal(pread(fd, a, 8 * MIB, 0), 8 * MIB);
+		assert_int_equal(fstat(fd, &sst), 0);
+		close(fd);
+		assert_memory_equal(a, b, 8 * MIB);
+		assert_int_equal(dstt.st_size, 8 * MIB);
+		assert_true(dstt.st_blocks <= sst.st_blocks);
+		assert_int_equal(copy_sparse_file(src, dst), -EEXIST);
+		assert_int_equal(copy_sparse_file("/nonexistent/sprig", dst), -ENOENT);
+		assert_int_equal(access(dst, F_OK), 0);	/* untouched by either */
+		unlink(dst);
+		free(a);
+		free(b);
+	}
 	fd = open(src, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	assert_int_equal(ftruncate(fd, 8 * MIB), 0);
 	close(fd);
