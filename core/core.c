@@ -298,6 +298,26 @@ core_child_cause(const char *what, int status)
 	return xasprintf("cannot %s (the writer %s)", what, proc_status_str(status));
 }
 
+static void
+core_synced(struct proc *p, int status, void *arg)
+{
+}
+
+void
+core_sync_later(struct core *c, char *const *paths, size_t n, const char *what)
+{
+	char **argv = xcalloc(n + 2, sizeof *argv);
+	struct proc_spec spec = { 0 };
+	struct proc *p;
+
+	argv[0] = "sync";
+	memcpy(argv + 1, paths, n * sizeof *paths);
+	spec.argv = argv;
+	if (proc_spawn(c->loop, &spec, core_synced, NULL, &p) < 0)
+		core_event(c, NULL, "error", "cannot flush %s to disk", what);
+	free(argv);
+}
+
 void
 core_layer_release(struct core *c, int64_t id)
 {

@@ -148,6 +148,10 @@ void core_event(struct core *c, const char *sprite, const char *kind, const char
 /* Drops a reference to layer @id: a layer nothing holds any more is
  * deleted (row and file), and so on down its chain. */
 void core_layer_release(struct core *c, int64_t id);
+/* Makes @n files and directories durable in the background (sync(1)),
+ * for what may reach the disk after it was answered; @what names them in
+ * the event log if that cannot start. */
+void core_sync_later(struct core *c, char *const *paths, size_t n, const char *what);
 /* A new layer file name under layers/ (newly allocated). */
 char *core_layer_path(struct core *c);
 /*

@@ -74,11 +74,6 @@ out:
 	free(why);
 }
 
-static void
-sleep_flushed(struct proc *p, int status, void *arg)
-{
-}
-
 void
 sleep_vm_exited(struct sprite *s, const char *why)
 {
@@ -96,20 +91,16 @@ sleep_vm_exited(struct sprite *s, const char *why)
 void
 sleep_flush(struct core *c, int64_t id)
 {
-	char *ram = sprite_ram_file(c, id), *state = sprite_sleep_state(c, id);
-	char *dir = xasprintf("%s/ram", c->home);
-	char *argv[] = { "sync", ram, state, dir, NULL };
-	struct proc_spec spec = { .argv = argv };
-	struct proc *p;
+	char *paths[] = { sprite_ram_file(c, id), sprite_sleep_state(c, id),
+	    xasprintf("%s/ram", c->home) };
+	char *what = xasprintf("the memory of sprite %lld", (long long)id);
 
-	/* The RAM file's pages and the state are in the page cache: make
-	 * them durable in the background; a wake does not wait for it. */
-	if (proc_spawn(c->loop, &spec, sleep_flushed, NULL, &p) < 0)
-		core_event(c, NULL, "error", "cannot flush the memory of sprite %lld to disk",
-		    (long long)id);
-	free(ram);
-	free(state);
-	free(dir);
+	/* The RAM file's pages and the state are in the page cache: a wake
+	 * does not wait for them to reach the disk. */
+	core_sync_later(c, paths, 3, what);
+	for (int i = 0; i < 3; i++)
+		free(paths[i]);
+	free(what);
 }
 
 /*

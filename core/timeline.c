@@ -254,6 +254,16 @@ ckpt_mem_copied(struct proc *p, int status, void *arg)
 		rm_rf(k->mem_dir);
 		free(k->mem_dir);
 		k->mem_dir = NULL;
+	} else {
+		/* Answered before the copy is on disk, as a sleep is:
+		 * writing its ~100 MB out would hold the answer up. */
+		char *paths[] = { xasprintf("%s/ram", k->mem_dir),
+		    xasprintf("%s/state", k->mem_dir), xstrdup(k->mem_dir),
+		    xasprintf("%s/mem", c->home) };
+
+		core_sync_later(c, paths, 4, k->mem_dir);
+		for (int i = 0; i < 4; i++)
+			free(paths[i]);
 	}
 	ckpt_made(k);
 }
