@@ -188,12 +188,30 @@ fsync_dir(const char *dir)
 	return r;
 }
 
+int
+pwrite_all(int fd, const void *buf, size_t len, off_t off)
+{
+	const char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		n = pwrite(fd, p, len, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
 static int
 write_file_whole(const char *path, const void *data, size_t len, mode_t mode, int durable)
 {
 	char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
 	char *dir = xstrdup(path), *slash;
-	const char *p = data;
 	int fd, r = 0;
 
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
@@ -201,18 +219,7 @@ write_file_whole(const char *path, const void *data, size_t len, mode_t mode, in
 		r = -errno;
 		goto out;
 	}
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
+	r = pwrite_all(fd, data, len, 0);
 	if (r == 0 && durable && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)

@@ -28,6 +28,9 @@ int rm_rf(const char *path);
 int fsync_dir(const char *dir);
 /* Writes @data to @path durably: temp file, fsync, rename, fsync dir. */
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* Writes all @len bytes of @buf at offset @off of @fd (retrying short
+ * writes and EINTR). No allocation. Returns 0 or a negative errno. */
+int pwrite_all(int fd, const void *buf, size_t len, off_t off);
 /* The same without the fsyncs: readers never see half a file, but a power
  * loss may take it back. For files whose meaning ends with the machine's
  * uptime anyway (a pid file). */

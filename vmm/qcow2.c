@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/util.h"
 #include "common/xmalloc.h"
 
 #define QCOW2_MAGIC		0x514649fbu	/* "QFI\xfb" */
@@ -168,25 +169,6 @@ qcow2_new_prepare(const char *file, const char *backing, const char *backing_fmt
 	return 0;
 }
 
-static int
-qcow2_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
-{
-	const uint8_t *p = buf;
-	ssize_t n;
-
-	while (len > 0) {
-		n = pwrite(fd, p, len, (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
 int
 qcow2_new_write(const struct qcow2_new *q)
 {
@@ -195,11 +177,11 @@ qcow2_new_write(const struct qcow2_new *q)
 	fd = open(q->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
-	r = qcow2_pwrite_all(fd, q->header, q->header_len, 0);
+	r = pwrite_all(fd, q->header, q->header_len, 0);
 	if (r == 0)
-		r = qcow2_pwrite_all(fd, q->reftable, sizeof q->reftable, QCOW2_REFTABLE_OFF);
+		r = pwrite_all(fd, q->reftable, sizeof q->reftable, QCOW2_REFTABLE_OFF);
 	if (r == 0)
-		r = qcow2_pwrite_all(fd, q->refblock, q->refblock_len, QCOW2_REFBLOCK_OFF);
+		r = pwrite_all(fd, q->refblock, q->refblock_len, QCOW2_REFBLOCK_OFF);
 	/* The L1 table is zeros: the file only has to reach its end. */
 	if (r == 0 && q->l1_len > 0 && ftruncate(fd, (off_t)(QCOW2_L1_OFF + q->l1_len)) < 0)
 		r = -errno;
