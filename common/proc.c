@@ -4,6 +4,7 @@
 #include "proc.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -64,9 +65,16 @@ proc_on_exit(struct loop *l, int fd, int events, void *arg)
 	proc_free(p);
 }
 
-static void
-proc_child(const struct proc_spec *spec, int errfd)
+/*
+ * The child's side of proc_spawn, between vfork and exec: it shares the
+ * daemon's memory, so it makes system calls only, on data the parent
+ * prepared (@envp), and ends in exec or _exit.
+ */
+static void __attribute__((noreturn))
+proc_child(const struct proc_spec *spec, char **envp, int errfd)
 {
+	struct sigaction sa;
+	sigset_t none;
 	int fd, err;
 
 	/* A group of its own either way, so proc_kill reaches what it starts
@@ -75,9 +83,12 @@ proc_child(const struct proc_spec *spec, int errfd)
 		setsid();
 	else
 		setpgid(0, 0);
-	/* Signals the daemon ignores or blocks must not leak into the child. */
-	signal(SIGPIPE, SIG_DFL);
-	sigset_t none;
+	/* Dispositions the parent set must not leak into the child: ignored
+	 * ones survive exec, and a handler must never run here. */
+	for (int sig = 1; sig < NSIG; sig++) {
+		if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL)
+			signal(sig, SIG_DFL);
+	}
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 
@@ -108,13 +119,71 @@ proc_child(const struct proc_spec *spec, int errfd)
 		if (fl < 0 || fcntl(spec->keep_fds[i], F_SETFD, fl & ~FD_CLOEXEC) < 0)
 			goto fail;
 	}
-	for (size_t i = 0; spec->env_add != NULL && spec->env_add[i] != NULL; i++)
-		putenv(spec->env_add[i]);
-	execvp(spec->argv[0], spec->argv);
+	execvpe(spec->argv[0], spec->argv, envp);
 fail:
 	err = errno;
 	(void)!write(errfd, &err, sizeof err);
 	_exit(127);
+}
+
+/* Whether "K=V" entry @kv sets a name that @env_add sets too. */
+static int
+proc_env_overridden(const char *kv, char *const *env_add)
+{
+	size_t n = strcspn(kv, "=");
+
+	for (size_t i = 0; env_add[i] != NULL; i++) {
+		if (strncmp(env_add[i], kv, n) == 0 && env_add[i][n] == '=')
+			return 1;
+	}
+	return 0;
+}
+
+/* The child's environment: ours, with @env_add's entries set (the
+ * strings are borrowed; free only the array). */
+static char **
+proc_envp(char *const *env_add)
+{
+	size_t n = 0, k = 0, nadd = 0;
+	char **envp;
+
+	while (environ[n] != NULL)
+		n++;
+	while (env_add != NULL && env_add[nadd] != NULL)
+		nadd++;
+	envp = xreallocarray(NULL, n + nadd + 1, sizeof *envp);
+	for (size_t i = 0; i < n; i++) {
+		if (nadd == 0 || !proc_env_overridden(environ[i], env_add))
+			envp[k++] = environ[i];
+	}
+	for (size_t i = 0; i < nadd; i++)
+		envp[k++] = env_add[i];
+	envp[k] = NULL;
+	return envp;
+}
+
+/*
+ * vfork: the child borrows this process's memory until it execs, where
+ * fork would copy its page tables and leave every page copy-on-write. On
+ * the VM this was measured in (page faults ~15 us) fork took 2.7 ms for a
+ * 10 MiB process, and the parent then paid a fault for each page it wrote;
+ * vfork took 0.4 ms. All signals stay blocked across it, so no handler
+ * runs in the child. Its own function, so no caller's locals live across
+ * the vfork.
+ */
+static pid_t __attribute__((noinline))
+proc_vfork(const struct proc_spec *spec, char **envp, int errfd)
+{
+	sigset_t all, old;
+	pid_t pid;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = vfork();
+	if (pid == 0)
+		proc_child(spec, envp, errfd);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return pid;
 }
 
 /* Watches child @pid from the loop; on failure it is killed and reaped. */
@@ -154,27 +223,26 @@ proc_spawn(struct loop *l, const struct proc_spec *spec, proc_exit_fn fn,
     void *arg, struct proc **ret)
 {
 	int pipefd[2], err = 0, r;
+	char **envp;
 	ssize_t n;
 	pid_t pid;
 
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return -errno;
-	pid = fork();
-	if (pid < 0) {
-		r = -errno;
+	envp = proc_envp(spec->env_add);
+	pid = proc_vfork(spec, envp, pipefd[1]);
+	r = pid < 0 ? -errno : 0;
+	free(envp);
+	if (r < 0) {
 		close(pipefd[0]);
 		close(pipefd[1]);
 		return r;
-	}
-	if (pid == 0) {
-		close(pipefd[0]);
-		proc_child(spec, pipefd[1]);
 	}
 	close(pipefd[1]);
 	/* Also here, so the group exists before anyone signals it. */
 	if (!spec->new_session)
 		setpgid(pid, pid);
-	/* EOF means exec succeeded; this costs one fork+exec, a few ms. */
+	/* The child has exec'd or failed by now: EOF means it exec'd. */
 	do {
 		n = read(pipefd[0], &err, sizeof err);
 	} while (n < 0 && errno == EINTR);

@@ -174,6 +174,54 @@ test_keep_fds(void **state)
 	free(script);
 }
 
+/*
+ * The child gets the environment with env_add's entries set, and none of
+ * the daemon's ignored or blocked signals, while the daemon's own
+ * environment is left as it was: the child shares its memory until exec.
+ */
+static void
+test_env_and_signals(void **state)
+{
+	char dir[] = "/tmp/sprig-test-proc.XXXXXX", *out, *text = NULL;
+	char *argv[] = { "sh", "-c", "echo \"$SPRIG_T_KEEP $SPRIG_T_OVER $SPRIG_T_ADD\"; "
+	    "grep -E '^Sig(Ign|Blk)' /proc/self/status", NULL };
+	char *add[] = { "SPRIG_T_OVER=new", "SPRIG_T_ADD=added", NULL };
+	struct proc_spec spec = { .argv = argv, .env_add = add };
+	struct run r = { 0 };
+	struct proc *p = NULL;
+	sigset_t block, old;
+
+	assert_non_null(mkdtemp(dir));
+	out = xasprintf("%s/out", dir);
+	spec.output = out;
+	setenv("SPRIG_T_KEEP", "kept", 1);
+	setenv("SPRIG_T_OVER", "old", 1);
+	signal(SIGPIPE, SIG_IGN);	/* as the daemon does */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);	/* as the daemon's signalfd does */
+	sigprocmask(SIG_BLOCK, &block, &old);
+
+	assert_int_equal(loop_new(&r.loop), 0);
+	assert_int_equal(proc_spawn(r.loop, &spec, on_exit_cb, &r, &p), 0);
+	run_until_exit(&r);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	assert_true(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+	assert_int_equal(read_file(out, 4096, &text, NULL), 0);
+	assert_string_equal(text, "kept new added\n"
+	    "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
+	assert_string_equal(getenv("SPRIG_T_OVER"), "old");
+	assert_null(getenv("SPRIG_T_ADD"));
+
+	unsetenv("SPRIG_T_KEEP");
+	unsetenv("SPRIG_T_OVER");
+	loop_free(r.loop);
+	unlink(out);
+	rmdir(dir);
+	free(text);
+	free(out);
+}
+
 static void
 test_missing_program(void **state)
 {
@@ -237,6 +285,7 @@ main(void)
 		cmocka_unit_test(test_kill_reaches_grandchildren),
 		cmocka_unit_test(test_no_inherited_fds),
 		cmocka_unit_test(test_keep_fds),
+		cmocka_unit_test(test_env_and_signals),
 		cmocka_unit_test(test_missing_program),
 		cmocka_unit_test(test_spawn_fn),
 	};
