@@ -469,6 +469,33 @@ proc_start_time(pid_t pid, uint64_t *ret)
 }
 
 int
+proc_has_open(pid_t pid, const char *path)
+{
+	char dir[64], fd_path[64 + 256];
+	struct stat want, st;
+	struct dirent *de;
+	int found = 0;
+	DIR *d;
+
+	if (stat(path, &want) < 0)
+		return -errno;
+	snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
+	d = opendir(dir);
+	if (d == NULL)
+		return -errno;
+	while (!found && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(fd_path, sizeof fd_path, "%s/%s", dir, de->d_name);
+		/* stat follows the link to the open file itself. */
+		found = stat(fd_path, &st) == 0 && st.st_dev == want.st_dev &&
+		    st.st_ino == want.st_ino;
+	}
+	closedir(d);
+	return found;
+}
+
+int
 proc_usage(pid_t pid, uint64_t *ret_cpu_ms, uint64_t *ret_rss_kb)
 {
 	uint64_t v[11];	/* fields 14 (utime) to 24 (rss) */

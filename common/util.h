@@ -65,6 +65,9 @@ void format_rfc3339(int64_t ms, char *out, size_t n);
 /* A process's start time in clock ticks since boot (/proc/PID/stat field
  * 22), which tells a live process from a reused pid. */
 int proc_start_time(pid_t pid, uint64_t *ret);
+/* Whether process @pid has file @path open: 1, 0, or a negative errno
+ * (-ENOENT: no such process, or no such file). */
+int proc_has_open(pid_t pid, const char *path);
 /* The CPU time (user + system) and resident memory of process @pid. */
 int proc_usage(pid_t pid, uint64_t *ret_cpu_ms, uint64_t *ret_rss_kb);
 

@@ -628,7 +628,6 @@ sprite_layer_made(struct proc *p, int status, void *arg)
 		free(cause);
 		return;
 	}
-	fsync_dir(c->layers_dir);
 	layer.image_id = s->image_id;
 	layer.file = s->layer_file;
 	r = store_begin(c->store);

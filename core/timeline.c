@@ -306,7 +306,6 @@ ckpt_top_made(struct proc *p, int status, void *arg)
 		free(cause);
 		return;
 	}
-	fsync_dir(k->s->core->layers_dir);
 	ckpt_made(k);
 }
 
@@ -721,7 +720,6 @@ restore_layer_made(struct proc *p, int status, void *arg)
 
 	if (restore_child_ok(s, core_child_cause("make the restored top", status)) < 0)
 		return;
-	fsync_dir(s->core->layers_dir);
 	if (!merge_new_top(s->core, rs->new_file, rs->parent_id, restore_layer_merged, s,
 	    &s->img_proc, &rs->parent_id))
 		restore_top_made(s);
@@ -1150,9 +1148,31 @@ core_fork(struct core *c, const char *name, const char *version,
 }
 
 /*
+ * Whether a checkpoint's pending top @file was (maybe) taken up by the VM
+ * of @owner, whose top it was to go over. A VM that runs and does not have
+ * the file open never moved to it (QEMU made the file and then failed, or
+ * was never asked): its top is still the old one, which must not be frozen
+ * under it. With no VM running, the file (empty over the old top) holds
+ * the same disk and is kept as the checkpoint the crash cut off. When in
+ * doubt, as before: the file exists, so it is kept.
+ */
+static int
+recover_top_taken(const struct sprite_row *owner, const char *file)
+{
+	uint64_t start;
+
+	if (access(file, F_OK) != 0)
+		return 0;
+	if (owner->pid <= 0 || proc_start_time((pid_t)owner->pid, &start) < 0 ||
+	    start != owner->pid_start)
+		return 1;
+	return proc_has_open((pid_t)owner->pid, file) != 0;
+}
+
+/*
  * Start-up: a layer still pending is a checkpoint cut off by a crash. If
- * its file was made, the snapshot happened and the VM may be writing to it:
- * finish the checkpoint. If not, nothing happened: forget the layer.
+ * the VM moved to its file (recover_top_taken), finish the checkpoint; if
+ * not, nothing happened: forget the layer.
  */
 void
 timeline_recover(struct core *c)
@@ -1173,7 +1193,7 @@ timeline_recover(struct core *c)
 			if (rows[j].top_layer_id == pending[i].parent_id)
 				owner = &rows[j];
 		}
-		if (owner != NULL && access(pending[i].file, F_OK) == 0 &&
+		if (owner != NULL && recover_top_taken(owner, pending[i].file) &&
 		    ckpt_commit(c, owner->id, pending[i].parent_id, pending[i].id,
 		    "recovered after a crash", 1, NULL, &cp) == 0) {
 			core_event(c, owner->name, "checkpoint",

@@ -44,6 +44,7 @@
 struct qcow2_new {
 	char		*file;
 	char		*tmp;		/* written first, renamed to @file */
+	char		*dir;		/* @file's directory, synced after the rename */
 	uint8_t		*header;	/* the start of cluster 0 */
 	size_t		 header_len;
 	uint8_t		 reftable[8];
@@ -115,6 +116,7 @@ qcow2_new_prepare(const char *file, const char *backing, const char *backing_fmt
 	size_t fmt_pad = (fmt_len + 7) / 8 * 8, name_off, l1_clusters;
 	uint64_t size = 0, l1_size;
 	struct qcow2_new *q;
+	const char *slash;
 	uint8_t *h;
 	int r;
 
@@ -137,6 +139,8 @@ qcow2_new_prepare(const char *file, const char *backing, const char *backing_fmt
 	q = xcalloc(1, sizeof *q);
 	q->file = xstrdup(file);
 	q->tmp = xasprintf("%s.tmp", file);
+	slash = strrchr(file, '/');
+	q->dir = slash == NULL ? xstrdup(".") : xstrndup(file, slash == file ? 1 : (size_t)(slash - file));
 	/* The header, one extension, the end of extensions, the name. */
 	name_off = QCOW2_HEADER_LEN + 8 + fmt_pad + 8;
 	q->header_len = name_off + name_len;
@@ -191,8 +195,14 @@ qcow2_new_write(const struct qcow2_new *q)
 		r = -errno;
 	if (r == 0 && renameat2(AT_FDCWD, q->tmp, AT_FDCWD, q->file, RENAME_NOREPLACE) < 0)
 		r = -errno;
-	if (r < 0)
+	if (r < 0) {
 		unlink(q->tmp);
+		return r;
+	}
+	/* The new name is durable before anyone records it. */
+	r = fsync_dir(q->dir);
+	if (r < 0)
+		unlink(q->file);
 	return r;
 }
 
@@ -203,6 +213,7 @@ qcow2_new_free(struct qcow2_new *q)
 		return;
 	free(q->file);
 	free(q->tmp);
+	free(q->dir);
 	free(q->header);
 	free(q->refblock);
 	free(q);

@@ -24,8 +24,9 @@ int qcow2_new_prepare(const char *file, const char *backing, const char *backing
     struct qcow2_new **ret);
 /*
  * Writes the prepared layer, synced, through a temporary file renamed into
- * place: @file appears whole or not at all, and never over an existing
- * file (-EEXIST). The caller syncs the directory. Only async-signal-safe
+ * place, then syncs the directory: @file appears whole or not at all, is
+ * durable on return, and never replaces an existing file (-EEXIST). On an
+ * error nothing is left behind. Only async-signal-safe
  * calls, no allocation: safe in a child forked from a daemon. Returns 0 or
  * a negative errno.
  */

@@ -17,6 +17,19 @@ check_layers() {
 	expect_eq "$what: nothing left pending" "0" "$(sqlite3 "$db" 'select count(*) from layers where pending = 1')"
 }
 
+# The running VM writes to the top the database names: a crash must never
+# leave a VM writing to a layer the timeline has frozen.
+writes_top() {
+	local name=$1 what=$2 top pid fd found=no
+	top=$(sqlite3 "$db" "select l.file from sprites s join layers l
+	    on l.id = s.top_layer_id where s.name = '$name'")
+	pid=$(cat "$SPRIG_HOME/run/$name/qemu.pid")
+	for fd in /proc/"$pid"/fd/*; do
+		[ "$(readlink "$fd")" == "$top" ] && found=yes
+	done
+	expect_eq "$what: $name's VM writes to the top the database names" "yes" "$found"
+}
+
 # The sprite answers, starting it if the crash left it stopped.
 answers() {
 	local name=$1 what=$2
@@ -41,6 +54,7 @@ for point in checkpoint:layer-recorded checkpoint:snapshot-taken checkpoint:comm
 	fi
 	check_layers "$point"
 	answers dev "$point"
+	writes_top dev "$point"
 	expect_eq "$point: the data is intact" "base" "$(sprig exec dev -- cat /root/f)"
 done
 

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "common/util.h"
+#include "common/xmalloc.h"
 
 static void
 test_duration(void **state)
@@ -115,6 +116,30 @@ test_proc(void **state)
 	assert_int_equal(proc_usage(pid, &cpu, &rss), -ENOENT);
 	close(fds[0]);
 	close(fds[1]);
+}
+
+/* Whether a process has a file open: what start-up asks of a VM to tell
+ * whether a checkpoint cut off by a crash reached it. */
+static void
+test_proc_has_open(void **state)
+{
+	char path[] = "/tmp/sprig-test-util.XXXXXX", *other;
+	int fd = mkstemp(path), fd2;
+
+	assert_true(fd >= 0);
+	other = xasprintf("%s.other", path);
+	fd2 = open(other, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd2 >= 0);
+	close(fd2);
+	assert_int_equal(proc_has_open(getpid(), path), 1);
+	assert_int_equal(proc_has_open(getpid(), other), 0);
+	close(fd);
+	assert_int_equal(proc_has_open(getpid(), path), 0);
+	unlink(other);
+	assert_int_equal(proc_has_open(getpid(), other), -ENOENT);
+	assert_int_equal(proc_has_open(999999999, path), -ENOENT);
+	unlink(path);
+	free(other);
 }
 
 #define MIB	(1 << 20)
@@ -271,6 +296,7 @@ main(void)
 		cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_size),
 		cmocka_unit_test(test_proc),
+		cmocka_unit_test(test_proc_has_open),
 		cmocka_unit_test(test_copy_sparse),
 		cmocka_unit_test(test_write_file),
 	};
