@@ -21,11 +21,12 @@ sid = sqlite3.connect(os.path.join(home, "sprig.db")).execute(
     "SELECT id FROM sprites WHERE name = ?", (name,)).fetchone()[0]
 pid = int(open(os.path.join(home, "run", name, "qemu.pid")).read())
 argv = open(f"/proc/{pid}/cmdline", "rb").read().rstrip(b"\0").decode().split("\0")
-# The same QEMU: with the daemon's preload, if it gave one.
+# The same QEMU: with the preload and glibc tunables the daemon gave it.
 env = dict(os.environ)
 for kv in open(f"/proc/{pid}/environ", "rb").read().split(b"\0"):
-    if kv.startswith(b"LD_PRELOAD="):
-        env["LD_PRELOAD"] = kv.decode().split("=", 1)[1]
+    if kv.startswith((b"LD_PRELOAD=", b"GLIBC_TUNABLES=")):
+        k, v = kv.decode().split("=", 1)
+        env[k] = v
 subprocess.run(["sprig", "sleep", name], check=True, stdout=subprocess.DEVNULL)
 
 d = tempfile.mkdtemp(prefix="sprig-bench-resume-")

@@ -79,13 +79,16 @@ sleep_vm_exited(struct sprite *s, const char *why)
 {
 	struct core *c = s->core;
 	char *run = sprite_run_dir(c, s->name);
+	int64_t id;
 
 	store_sprite_set_process(c->store, s->id, 0, 0, NULL);
 	rm_rf(run);
-	sleep_flush(c, s->id);
 	core_event(c, s->name, "sleep", "asleep");
 	free(run);
-	sprite_op_end(s, 0, NULL);
+	id = s->id;
+	sprite_op_end(s, 0, NULL);	/* @s may be gone after */
+	/* Last: the writes to the database above must not wait for it. */
+	sleep_flush(c, id);
 }
 
 void

@@ -241,7 +241,7 @@ ckpt_mem_copied(struct proc *p, int status, void *arg)
 	struct ckpt *k = arg;
 	struct sprite *s = k->s;
 	struct core *c = s->core;
-	char *cause;
+	char *cause, *paths[4] = { NULL, NULL, NULL, NULL };
 
 	k->proc = NULL;
 	if (s->vm != NULL)
@@ -255,17 +255,23 @@ ckpt_mem_copied(struct proc *p, int status, void *arg)
 		free(k->mem_dir);
 		k->mem_dir = NULL;
 	} else {
-		/* Answered before the copy is on disk, as a sleep is:
-		 * writing its ~100 MB out would hold the answer up. */
-		char *paths[] = { xasprintf("%s/ram", k->mem_dir),
-		    xasprintf("%s/state", k->mem_dir), xstrdup(k->mem_dir),
-		    xasprintf("%s/mem", c->home) };
-
-		core_sync_later(c, paths, 4, k->mem_dir);
-		for (int i = 0; i < 4; i++)
-			free(paths[i]);
+		paths[0] = xasprintf("%s/ram", k->mem_dir);
+		paths[1] = xasprintf("%s/state", k->mem_dir);
+		paths[2] = xstrdup(k->mem_dir);
+		paths[3] = xasprintf("%s/mem", c->home);
 	}
 	ckpt_made(k);
+	/*
+	 * Answered before the copy is on disk, as a sleep is: writing its
+	 * ~100 MB out would hold the answer up. And only now: once that
+	 * writeback runs, ext4 makes any fsync (the checkpoint's own commit
+	 * to the database among them) wait for it, which put 126 ms into a
+	 * checkpoint that started the flush first.
+	 */
+	if (paths[0] != NULL)
+		core_sync_later(c, paths, 4, paths[2]);
+	for (int i = 0; i < 4; i++)
+		free(paths[i]);
 }
 
 static void
