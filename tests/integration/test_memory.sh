@@ -77,6 +77,7 @@ expect_eq "the same process runs after the restore" "$pid alive" \
     "$(sprig exec dev -- cat /tmp/pid) $(alive "$pid")"
 sleep 1
 expect_gt "and it counts on" "$(count)" "$now"
+expect_eq "the RAM it left is deleted, not kept aside" "" "$(ls "$SPRIG_HOME/mem" | grep old-ram)"
 
 # A fork of the memory checkpoint is a new running sprite with the same
 # processes, carrying on from the checkpoint, on its own copy: what it does
