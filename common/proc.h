@@ -29,7 +29,7 @@ struct proc_spec {
 /*
  * Starts a child. Returns 0 with *ret (owned by the loop until it exits or
  * proc_forget), or a negative errno: -ENOENT when argv[0] is not found,
- * other errors of fork/exec. @fn runs once when the child exits.
+ * other errors of vfork/exec. @fn runs once when the child exits.
  */
 int proc_spawn(struct loop *l, const struct proc_spec *spec, proc_exit_fn fn,
     void *arg, struct proc **ret);
