@@ -58,6 +58,25 @@ for point in checkpoint:layer-recorded checkpoint:snapshot-taken checkpoint:comm
 	expect_eq "$point: the data is intact" "base" "$(sprig exec dev -- cat /root/f)"
 done
 
+# A pending top whose file exists but which the running VM never took up
+# (QEMU made the file, then failed): start-up drops it, and the VM's top
+# stays writable rather than frozen under it.
+before=$(sqlite3 "$db" 'select count(*) from checkpoints')
+sprig serve --stop >/dev/null
+SPRIG_FAILPOINT=checkpoint:layer-recorded sprig checkpoint dev >/dev/null 2>&1 || true
+pending=$(sqlite3 "$db" 'select file from layers where pending = 1')
+top=$(sqlite3 "$db" "select l.file from sprites s join layers l
+    on l.id = s.top_layer_id where s.name = 'dev'")
+expect_eq "a cut checkpoint left one pending top" "1" "$(printf '%s\n' "$pending" | grep -c .)"
+qemu-img create -q -f qcow2 -F qcow2 -b "$top" "$pending"
+sprig list >/dev/null
+expect_eq "made, not taken: no checkpoint was recorded" "$before" \
+	"$(sqlite3 "$db" 'select count(*) from checkpoints')"
+expect_eq "made, not taken: its file is gone" "no" "$([ -e "$pending" ] && echo yes || echo no)"
+check_layers "made, not taken"
+writes_top dev "made, not taken"
+expect_eq "made, not taken: the data is intact" "base" "$(sprig exec dev -- cat /root/f)"
+
 sprig exec dev -- sh -c 'echo changed > /root/f; sync'
 for point in restore:left-checkpointed restore:vm-stopped restore:layer-made restore:committed; do
 	crash "$point" sprig restore dev v0
