@@ -8,8 +8,8 @@
  * copied. The new top's row is written first, marked pending; the snapshot
  * makes its file; one transaction then freezes the old top, records the
  * checkpoint and moves the sprite onto the new top. Start-up finishes a
- * checkpoint whose file exists and undoes one whose file does not
- * (timeline_recover).
+ * checkpoint whose file the VM took up (or whose VM is gone) and undoes
+ * any other (timeline_recover).
  *
  * Restore checkpoints the state being left (so "restore undo" can come
  * back), stops the VM, puts a new empty top over the chosen checkpoint's
@@ -913,14 +913,15 @@ fork_start(struct sprite *n, const char *incoming)
 	}
 }
 
-/* Fork: the new sprite's disk is whole: boot it, or first copy the memory
- * of the checkpoint it starts from, so its processes carry on in it. */
+/* Fork: the new sprite's disk is whole (durable: its writer synced the
+ * file and layers/, and a merge rebases it in place): boot it, or first
+ * copy the memory of the checkpoint it starts from, so its processes carry
+ * on in it. */
 static void
 fork_boot(struct sprite *n)
 {
 	char *state, *cause = NULL;
 
-	fsync_dir(n->core->layers_dir);
 	if (n->fork_mem == NULL) {
 		fork_start(n, NULL);
 		return;
