@@ -24,9 +24,10 @@ KERNEL_META=linux-image-cloud-amd64
 BUSYBOX=/bin/busybox
 ROOTFS_SIZE=256M
 # The drivers the initramfs loads: PCI virtio, the disk, the agent's port,
-# and the SCSI disks checkpoints are shown on (/.sprite/checkpoints).
+# the SCSI disks checkpoints are shown on (/.sprite/checkpoints), and the
+# balloon, which only reports free memory so the host can drop it.
 # Their dependencies come along (from each module's modinfo "depends=").
-MODULES="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk virtio_console virtio_scsi sd_mod"
+MODULES="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk virtio_console virtio_scsi sd_mod virtio_balloon"
 
 [ $# -eq 1 ] || die "usage: minimal.sh OUTDIR"
 out=$1

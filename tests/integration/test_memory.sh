@@ -150,6 +150,29 @@ expect_eq "after wake the same process is alive" alive "$(alive "$pid")"
 must "wake of an awake sprite" sprig wake dev
 expect_eq "waking an awake sprite is a no-op" "dev running" "$out $(state_of dev)"
 
+# Memory the guest frees leaves its RAM file (the balloon's free page
+# reporting): a sleeping sprite keeps on disk what its guest uses, not all
+# it ever touched, and memory checkpoints copy that much less.
+id=$(sprig info dev --json | tr -d ' \t\n' | grep -o '"id":"spr_[0-9]*"' | grep -o '[0-9]*')
+ram_mb() { echo $(($(du -k "$SPRIG_HOME/ram/$id.ram" | cut -f1) / 1024)); }
+ram_before=$(ram_mb)
+must "fill 128 MiB of the guest's memory" sprig exec dev -- sh -c 'mkdir -p /mnt/fill &&
+    mount -t tmpfs -o size=160m fill /mnt/fill && dd if=/dev/zero of=/mnt/fill/x bs=1M count=128'
+ram_full=$(ram_mb)
+expect_gt "the RAM file grows with it" "$ram_full" "$((ram_before + 90))"
+must "free it" sprig exec dev -- sh -c 'rm /mnt/fill/x && umount /mnt/fill'
+for ((i = 0; i < 60; i++)); do
+	[ "$(ram_mb)" -lt $((ram_before + 32)) ] && break
+	sleep 0.5
+done
+ram_now=$(ram_mb)
+if [ "$ram_now" -lt $((ram_before + 32)) ]; then
+	pass "and shrinks back once the guest frees it ($ram_before -> $ram_full -> $ram_now MiB)"
+else
+	fail "and shrinks back once the guest frees it: $ram_before -> $ram_full -> $ram_now MiB"
+fi
+expect_eq "the same process is alive after" alive "$(alive "$pid")"
+
 # A stopped sprite has no memory to save, and exec does not start it.
 sprig stop dev >/dev/null
 ckpts=$(sprig checkpoints dev --json)
@@ -164,7 +187,6 @@ expect_eq "exec did not start it" stopped "$(state_of dev)"
 sprig start dev >/dev/null
 sprig exec dev -- sh -c 'echo kept > /root/disk; sync'
 must "sleep before the corruption" sprig sleep dev
-id=$(sprig info dev --json | tr -d ' \t\n' | grep -o '"id":"spr_[0-9]*"' | grep -o '[0-9]*')
 state="$SPRIG_HOME/ram/$id.state"
 if [ -f "$state" ]; then
 	pass "the sleeping sprite's state is at ram/$id.state"

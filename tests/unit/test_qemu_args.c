@@ -70,10 +70,12 @@ test_tcg(void **state)
 	assert_string_equal(arg_after(argv, "-chardev", 1), "socket,id=agent,fd=8,server=on,wait=off");
 	assert_string_equal(arg_after(argv, "-chardev", 2), "socket,id=console,fd=9,server=on,wait=off");
 	assert_non_null(strstr(arg_after(argv, "-device", 2), "name=org.sprig.agent"));
-	/* The SCSI controller checkpoint disks plug into comes last, so the
-	 * devices before it keep the PCI slots they had without it. */
+	/* Devices added later come last, in order, so the devices before
+	 * each keep the PCI slots they had without it. */
 	assert_string_equal(arg_after(argv, "-device", 3), "virtio-scsi-pci,id=scsi0");
-	assert_null(arg_after(argv, "-device", 4));
+	assert_string_equal(arg_after(argv, "-device", 4),
+	    "virtio-balloon-pci,id=balloon0,free-page-reporting=on");
+	assert_null(arg_after(argv, "-device", 5));
 	/* No network device, no shared host directory. */
 	assert_false(has_arg(argv, "-netdev"));
 	assert_false(has_arg(argv, "-virtfs"));
