@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,6 +37,9 @@
 #include "vmm/agent.h"
 #include "vmm/qcow2.h"
 #include "vmm/vmm.h"
+
+/* Less room than this where a RAM file is counts as a full disk. */
+#define SPRITE_DISK_FULL	(1 << 20)
 
 const char *const op_names[] = {
 	"idle", "being created", "starting", "being reconnected", "stopping",
@@ -556,13 +560,34 @@ sprite_vm_ready(struct vm *vm, int err, const char *cause, void *arg)
 	sprite_op_end(s, 0, NULL);
 }
 
+/*
+ * Why @s's VM died, for its error and event log: @why, and that the disk
+ * its RAM file is on is full when it is. A guest's memory is a sparse file,
+ * so a guest that needs a page there is no room for kills its QEMU with
+ * SIGBUS, which says nothing of disks. Read before the file is removed.
+ */
+static char *
+sprite_exit_cause(struct core *c, const struct sprite *s, const char *why)
+{
+	char *ram = sprite_ram_file(c, s->id);
+	struct statvfs st;
+	char *cause;
+
+	if (statvfs(ram, &st) == 0 && (uint64_t)st.f_bavail * st.f_frsize < SPRITE_DISK_FULL)
+		cause = xasprintf("%s; the disk its memory is on is full (%s)", why, ram);
+	else
+		cause = xstrdup(why);
+	free(ram);
+	return cause;
+}
+
 static void
 sprite_vm_exited(struct vm *vm, const char *why, void *arg)
 {
 	struct sprite *s = arg;
 	struct core *c = s->core;
 	enum sprite_op op = s->op;
-	char *run;
+	char *run, *cause;
 
 	c->vmm->release(vm);
 	s->vm = NULL;
@@ -584,9 +609,9 @@ sprite_vm_exited(struct vm *vm, const char *why, void *arg)
 		sprite_op_end(s, 0, NULL);
 		return;
 	}
+	cause = op == OP_STOP ? NULL : sprite_exit_cause(c, s, why);
 	store_sprite_set_process(c->store, s->id, 0, 0, NULL);
-	store_sprite_set_state(c->store, s->id, SPRITE_STOPPED,
-	    op == OP_STOP ? NULL : why);
+	store_sprite_set_state(c->store, s->id, SPRITE_STOPPED, cause);
 	run = sprite_run_dir(c, s->name);
 	rm_rf(run);
 	free(run);
@@ -600,9 +625,10 @@ sprite_vm_exited(struct vm *vm, const char *why, void *arg)
 		core_event(c, s->name, "stop", "stopped");
 		sprite_op_end(s, 0, NULL);
 	} else {
-		core_event(c, s->name, "exit", "stopped unexpectedly: %s", why);
+		core_event(c, s->name, "exit", "stopped unexpectedly: %s", cause);
 		sprite_op_end(s, 0, NULL);
 	}
+	free(cause);
 }
 
 const struct vm_callbacks sprite_vm_cb = {

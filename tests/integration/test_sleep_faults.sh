@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sleep and wake under faults: a disk too full to save the state keeps the
 # sprite awake and says why; QEMU killed during a wake leaves the sprite
-# asleep with its memory, and the next wake brings its processes back.
+# asleep with its memory, and the next wake brings its processes back; a
+# disk too full for a running guest's memory stops it and says so.
 source "$(dirname "$0")/lib.sh"
 shared_image
 
@@ -39,6 +40,11 @@ expect_eq "the next wake brings the process back" "alive" \
 	"$(sprig exec dev -- sh -c "kill -0 $pid && echo alive")"
 
 # A disk too full for the saved state: the sleep fails, the sprite stays up.
+fill_ram_disk() {
+	fallocate -l "$(( $(df --output=avail -B1 "$SPRIG_HOME/ram" | tail -1) - 4096 ))" \
+		"$SPRIG_HOME/ram/filler" 2>/dev/null ||
+		dd if=/dev/zero of="$SPRIG_HOME/ram/filler" bs=1M 2>/dev/null || true
+}
 if mount -t tmpfs -o size=400m sprig-test "$SPRIG_HOME/ram" 2>/dev/null; then
 	trap 'umount -l "$SPRIG_HOME/ram" 2>/dev/null || true; cleanup' EXIT
 	sprig stop dev >/dev/null	# its RAM file moves to the new ram dir on start
@@ -46,9 +52,7 @@ if mount -t tmpfs -o size=400m sprig-test "$SPRIG_HOME/ram" 2>/dev/null; then
 	sprig exec dev -- sh -c 'sleep 1000 >/dev/null 2>&1 & echo $! > /tmp/pid'
 	pid=$(sprig exec dev -- cat /tmp/pid)
 	# Fill what the guest has not touched, leaving no room for the state.
-	fallocate -l "$(( $(df --output=avail -B1 "$SPRIG_HOME/ram" | tail -1) - 4096 ))" \
-		"$SPRIG_HOME/ram/filler" 2>/dev/null ||
-		dd if=/dev/zero of="$SPRIG_HOME/ram/filler" bs=1M 2>/dev/null || true
+	fill_ram_disk
 	expect_fail "a sleep with a full disk fails" "could not" sprig sleep dev
 	rm -f "$SPRIG_HOME/ram/filler"
 	expect_eq "the sprite stays awake" "running" "$(state dev)"
@@ -58,6 +62,24 @@ if mount -t tmpfs -o size=400m sprig-test "$SPRIG_HOME/ram" 2>/dev/null; then
 	sprig sleep dev >/dev/null
 	expect_eq "with room again it sleeps" "sleeping" "$(state dev)"
 	expect_eq "and wakes with its process" "alive" "$(sprig exec dev -- sh -c "kill -0 $pid && echo alive")"
+
+	# A guest that needs memory the full disk has no room for (its RAM
+	# file is sparse): its QEMU dies of SIGBUS. The sprite stops with its
+	# disk and says the disk is full; once there is room it starts.
+	sprig exec dev -- sh -c 'echo kept > /root/kept; sync'
+	fill_ram_disk
+	set +e
+	sprig exec dev -- sh -c 'mkdir -p /mnt/fill && mount -t tmpfs -o size=180m fill /mnt/fill &&
+	    dd if=/dev/zero of=/mnt/fill/x bs=1M count=160' >/dev/null 2>&1
+	set -e
+	rm -f "$SPRIG_HOME/ram/filler"
+	expect_eq "a guest out of room for its memory stops" "stopped" "$(state dev)"
+	expect_contains "and says the disk is full" "the disk its memory is on is full" \
+		"$(sprig info dev | grep '^error')"
+	expect_contains "so does the event log" "the disk its memory is on is full" \
+		"$(sqlite3 "$db" "select message from events where sprite = 'dev' and kind = 'exit' order by id desc limit 1")"
+	sprig start dev >/dev/null
+	expect_eq "with room again it starts, its disk whole" "kept" "$(sprig exec dev -- cat /root/kept)"
 	sprig stop dev >/dev/null
 else
 	log "skipping the full-disk case: cannot mount a tmpfs here (not root?)"
