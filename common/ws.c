@@ -12,6 +12,7 @@
 #include "ws.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -458,6 +459,28 @@ ws_close(struct ws *ws, int code, const char *reason)
 		memcpy(ws->close_reason, reason, n);
 	ws->close_reason[n] = '\0';
 	ws_rearm(ws);
+}
+
+int
+ws_drain(struct ws *ws, int timeout_ms)
+{
+	uint64_t end = loop_now_ms() + (uint64_t)timeout_ms, now;
+	struct pollfd pfd = { .fd = ws->fd, .events = POLLOUT };
+
+	while (!ws->closed && !ws->failed && wslay_event_want_write(ws->ctx)) {
+		if (wslay_event_send(ws->ctx) != 0) {
+			ws->failed = 1;
+			break;
+		}
+		if (!wslay_event_want_write(ws->ctx))
+			return 0;
+		now = loop_now_ms();
+		if (now >= end)
+			return -ETIMEDOUT;
+		if (poll(&pfd, 1, (int)(end - now)) < 0 && errno != EINTR)
+			return -errno;
+	}
+	return ws->closed || ws->failed ? -EPIPE : 0;
 }
 
 size_t

@@ -53,6 +53,13 @@ int ws_send2(struct ws *ws, int binary, const void *head, size_t head_len, const
 /* Starts the close handshake with @code (1000: normal) and @reason (may be
  * NULL, at most 123 bytes). closed follows when it ends. */
 void ws_close(struct ws *ws, int code, const char *reason);
+/*
+ * Writes what is queued, waiting up to @timeout_ms for the peer to take it,
+ * outside the loop: for a client about to exit, so that what it was told to
+ * send (keys typed just before quitting) is not lost. Returns 0 once all is
+ * written, -ETIMEDOUT, or -EPIPE.
+ */
+int ws_drain(struct ws *ws, int timeout_ms);
 /* Payload bytes queued for output and not yet written: for back-pressure. */
 size_t ws_pending(const struct ws *ws);
 /* Stops (@paused) or resumes reading from the peer. */

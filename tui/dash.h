@@ -33,6 +33,7 @@ struct wsconn;
 #define DASH_PAUSE_LOW		(256 * 1024)
 #define DASH_RECONNECT_MS	1000
 #define DASH_READ_TIMEOUT_S	30
+#define DASH_DRAIN_MS		1000	/* at most, to send typed keys on quitting */
 #define DASH_CHANGE_TIMEOUT_S	(20 * 60)	/* a create may build an image */
 #define DASH_FRAME_US		16000	/* consoles redraw at most this often */
 #define DASH_PROGRESS_MS	1000	/* long actions' status line ticks this often */

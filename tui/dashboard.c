@@ -1461,6 +1461,7 @@ dashboard_main(struct client *c)
 	char *cause = NULL;
 	cJSON *list = NULL;
 	sigset_t mask, old;
+	uint64_t drain_end;
 	int r, status = 0, list_err;
 
 	if (!isatty(0) || !isatty(1))
@@ -1545,6 +1546,11 @@ dashboard_main(struct client *c)
 		    (double)(d.first_frame_us - d.start_us) / 1000.0, d.list.n);
 out:
 	d.quit = 1;
+	/* Keys typed just before quitting are still queued: a command and
+	 * its Enter, then the quit, arrive in one read. */
+	drain_end = loop_now_ms() + DASH_DRAIN_MS;
+	for (int i = 0; i < d.npanes; i++)
+		wsconn_drain(d.panes[i]->conn, drain_end);
 	for (int i = 0; i < d.npanes; i++)
 		dash_pane_free(d.panes[i]);
 	http_free(d.http);

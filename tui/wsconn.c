@@ -359,6 +359,15 @@ wsconn_free(struct wsconn *s)
 	free(s);
 }
 
+void
+wsconn_drain(struct wsconn *s, uint64_t deadline_ms)
+{
+	uint64_t now = loop_now_ms();
+
+	if (s != NULL && s->state == WSCONN_OPEN && now < deadline_ms)
+		ws_drain(s->ws, (int)(deadline_ms - now));
+}
+
 const char *
 wsconn_id(const struct wsconn *s)
 {

@@ -47,6 +47,9 @@ int wsconn_open(struct loop *l, const char *sock, const char *sprite, const char
     int rows, int cols, const struct wsconn_callbacks *cb, void *arg, struct wsconn **ret);
 /* Closes the connection: the shell runs on, detached. NULL is ignored. */
 void wsconn_free(struct wsconn *c);
+/* Writes the keys still queued, waiting at most until @deadline_ms
+ * (loop_now_ms), outside the loop: before the dashboard exits. */
+void wsconn_drain(struct wsconn *c, uint64_t deadline_ms);
 
 /* The session's id once the daemon has said it, else NULL. */
 const char *wsconn_id(const struct wsconn *c);

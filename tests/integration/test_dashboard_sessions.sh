@@ -52,9 +52,17 @@ type_line 'echo "got-$x"'
 wait_screen "it is the same shell: the variable is still set" "^got-42" 30
 expect_eq "no second shell was started" 1 "$(consoles | wc -l)"
 
-keys C-b
-keys q
+# A command, its Enter and the quit typed at once, as a paste would: the
+# dashboard reads them in one go, and the keys still reach the shell.
+keys 'echo typed-before-quit > /tmp/typed' Enter C-b q
 wait_screen "q quits with status 0" "dashboard-exited-0"
+typed=
+for ((i = 0; i < 25; i++)); do
+	typed=$(sprig exec dev -- cat /tmp/typed 2>/dev/null || true)
+	[ -n "$typed" ] && break
+	sleep 0.2
+done
+expect_eq "keys typed just before quitting reach the shell" typed-before-quit "$typed"
 expect_contains "after the dashboard quit the shell still runs" "running" "$(consoles | grep "^$id ")"
 
 tm kill-server
