@@ -405,7 +405,9 @@ elif mode == "flood":
     # A marker of this run only: the screen may still show an earlier
     # run's, and the echoed command line shows the sum unexpanded.
     mark = int.from_bytes(os.urandom(3), "big")
-    cmd = "head -c %d /dev/zero | tr '\\0' x; echo; echo END-$((%d+2))\r" % (nbytes, mark)
+    # C-u first: whatever an earlier run left on the shell's line would
+    # run with it ("xxxhead: not found" ends at once).
+    cmd = "\x15head -c %d /dev/zero | tr '\\0' x; echo; echo END-$((%d+2))\r" % (nbytes, mark)
     os.write(master, cmd.encode())
     t = time.monotonic()
     c0, _ = cpu(p.pid)
