@@ -175,6 +175,16 @@ rm_rf(const char *path)
 	return r;
 }
 
+char *
+path_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return xstrdup(".");
+	return xstrndup(path, slash == path ? 1 : (size_t)(slash - path));
+}
+
 int
 fsync_dir(const char *dir)
 {
@@ -210,8 +220,7 @@ pwrite_all(int fd, const void *buf, size_t len, off_t off)
 static int
 write_file_whole(const char *path, const void *data, size_t len, mode_t mode, int durable)
 {
-	char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
-	char *dir = xstrdup(path), *slash;
+	char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid()), *dir = NULL;
 	int fd, r = 0;
 
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
@@ -230,10 +239,9 @@ write_file_whole(const char *path, const void *data, size_t len, mode_t mode, in
 		unlink(tmp);
 		goto out;
 	}
-	slash = strrchr(dir, '/');
-	if (durable && slash != NULL) {
-		*slash = '\0';
-		r = fsync_dir(*dir ? dir : "/");
+	if (durable) {
+		dir = path_dir(path);
+		r = fsync_dir(dir);
 	}
 out:
 	free(tmp);

@@ -26,6 +26,9 @@ int mkdir_p(const char *path, mode_t mode);
 /* Removes @path and everything below it; a missing path is not an error. */
 int rm_rf(const char *path);
 int fsync_dir(const char *dir);
+/* The directory @path is in ("." without a slash, "/" at the root), newly
+ * allocated: the one to sync after making @path. */
+char *path_dir(const char *path);
 /* Writes @data to @path durably: temp file, fsync, rename, fsync dir. */
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
 /* Writes all @len bytes of @buf at offset @off of @fd (retrying short

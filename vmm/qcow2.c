@@ -116,7 +116,6 @@ qcow2_new_prepare(const char *file, const char *backing, const char *backing_fmt
 	size_t fmt_pad = (fmt_len + 7) / 8 * 8, name_off, l1_clusters;
 	uint64_t size = 0, l1_size;
 	struct qcow2_new *q;
-	const char *slash;
 	uint8_t *h;
 	int r;
 
@@ -139,8 +138,7 @@ qcow2_new_prepare(const char *file, const char *backing, const char *backing_fmt
 	q = xcalloc(1, sizeof *q);
 	q->file = xstrdup(file);
 	q->tmp = xasprintf("%s.tmp", file);
-	slash = strrchr(file, '/');
-	q->dir = slash == NULL ? xstrdup(".") : xstrndup(file, slash == file ? 1 : (size_t)(slash - file));
+	q->dir = path_dir(file);
 	/* The header, one extension, the end of extensions, the name. */
 	name_off = QCOW2_HEADER_LEN + 8 + fmt_pad + 8;
 	q->header_len = name_off + name_len;

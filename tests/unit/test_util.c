@@ -120,6 +120,22 @@ test_proc(void **state)
 
 /* Whether a process has a file open: what start-up asks of a VM to tell
  * whether a checkpoint cut off by a crash reached it. */
+/* The directory to sync after making a file: never "" for a root file. */
+static void
+test_path_dir(void **state)
+{
+	const char *cases[][2] = {
+		{ "/a/b/c.qcow2", "/a/b" }, { "/c", "/" }, { "c", "." }, { "a/c", "a" },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *d = path_dir(cases[i][0]);
+
+		assert_string_equal(d, cases[i][1]);
+		free(d);
+	}
+}
+
 static void
 test_proc_has_open(void **state)
 {
@@ -296,6 +312,7 @@ main(void)
 		cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_size),
 		cmocka_unit_test(test_proc),
+		cmocka_unit_test(test_path_dir),
 		cmocka_unit_test(test_proc_has_open),
 		cmocka_unit_test(test_copy_sparse),
 		cmocka_unit_test(test_write_file),
