@@ -468,11 +468,8 @@ ws_drain(struct ws *ws, int timeout_ms)
 	struct pollfd pfd = { .fd = ws->fd, .events = POLLOUT };
 
 	while (!ws->closed && !ws->failed && wslay_event_want_write(ws->ctx)) {
-		if (wslay_event_send(ws->ctx) != 0) {
-			ws->failed = 1;
-			break;
-		}
-		if (!wslay_event_want_write(ws->ctx))
+		ws_flush(ws);
+		if (!ws->failed && !wslay_event_want_write(ws->ctx))
 			return 0;
 		now = loop_now_ms();
 		if (now >= end)
