@@ -83,7 +83,11 @@ row "memory checkpoint, 256 MiB guest (ms)" \
 	"$(python3 "$(dirname "$0")/median.py" "$RUNS" sprig checkpoint --memory "$keep")" "<= 250"
 # The same with the sprite left alone for a few seconds first, as a person
 # checkpoints: the shown checkpoints are plugged in again meanwhile
-# (core/ckptdisks.c), so each checkpoint unplugs them first.
+# (core/ckptdisks.c), so each checkpoint unplugs them first. On a VM whose
+# host takes back free memory (as the test machines' does), this figure
+# also depends on what ran before: the first ~1 GiB of RAM copies after
+# memory was freed is fast, later ones fault fresh memory in (~100 ms
+# against ~350 ms a checkpoint here).
 samples=()
 for i in $(seq "$RUNS"); do
 	sleep 3
