@@ -25,6 +25,7 @@
 #include "session.h"
 #include "common/buf.h"
 #include "common/loop.h"
+#include "common/trace.h"
 #include "common/util.h"
 #include "common/ws.h"
 #include "common/xmalloc.h"
@@ -742,6 +743,7 @@ api_handle(void *cls, struct MHD_Connection *conn, const char *url,
 		enum MHD_Result ret;
 		int r;
 
+		trace("api: %s %s", method, url);
 		rq = xcalloc(1, sizeof *rq);
 		rq->api = a;
 		rq->conn = conn;
@@ -902,6 +904,7 @@ api_completed(void *cls, struct MHD_Connection *conn, void **state,
 
 	if (rq == NULL)
 		return;
+	trace("api: request over");
 	rq->conn = NULL;
 	*state = NULL;
 	request_unref(rq);

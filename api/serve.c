@@ -25,6 +25,7 @@
 #include "listen.h"
 #include "common/home.h"
 #include "common/loop.h"
+#include "common/trace.h"
 #include "common/util.h"
 #include "common/xmalloc.h"
 #include "core/core.h"
@@ -183,6 +184,10 @@ serve_main(int argc, char **argv)
 	preload = env != NULL ? xstrdup(env) : xasprintf("%s/libsprig-qemu-preload.so", libexec);
 	qemu_set_preload(preload);
 	free(preload);
+	/* SPRIG_TRACE=1: a timeline of each operation's steps (trace.h). */
+	env = getenv("SPRIG_TRACE");
+	if (env != NULL && strcmp(env, "1") == 0)
+		trace_set_fd(STDERR_FILENO);
 	env = getenv("SPRIG_BOOT_TIMEOUT");
 	cfg.boot_timeout_ms = env ? atoi(env) * 1000 : 0;
 	/* Idle sprites sleep after SPRIG_IDLE seconds ("off": never); 30 s

@@ -1,7 +1,9 @@
 /*
- * failpoint: dying on request, for crash-safety tests.
+ * failpoint: dying on request, for crash-safety tests. Each point is also
+ * a trace point (trace.h).
  */
 #include "failpoint.h"
+#include "trace.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@ failpoint(const char *name)
 		want = getenv("SPRIG_FAILPOINT");
 		looked = 1;
 	}
+	trace("%s", name);
 	if (want != NULL && strcmp(want, name) == 0)
 		raise(SIGKILL);
 }

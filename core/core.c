@@ -32,6 +32,7 @@
 #include "common/failpoint.h"
 #include "common/loop.h"
 #include "common/proc.h"
+#include "common/trace.h"
 #include "common/util.h"
 #include "common/xmalloc.h"
 #include "vmm/agent.h"
@@ -171,6 +172,7 @@ sprite_set_op(struct sprite *s, enum sprite_op op)
 
 	if (s->op == op)
 		return;
+	trace("%s: %s", s->name, op == OP_NONE ? "operation over" : op_names[op]);
 	s->op = op;
 	ev.at = now_unix_ms();
 	ev.sprite = s->name;

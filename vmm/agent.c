@@ -15,6 +15,7 @@
 
 #include "common/buf.h"
 #include "common/loop.h"
+#include "common/trace.h"
 #include "common/util.h"
 #include "common/xmalloc.h"
 
@@ -310,6 +311,8 @@ agent_on_frame(struct agent *a, const struct agent_hdr *h, const uint8_t *p)
 	rd_init(&r, p, h->len);
 	if (h->chan != 0)
 		s = agent_find(a, h->chan);
+	if (h->type != AGENT_STDOUT && h->type != AGENT_STDERR && h->type != AGENT_STDIN_WINDOW)
+		trace("agent %p: frame %u on %u", (void *)a, h->type, h->chan);
 	switch (h->type) {
 	case AGENT_HELLO:
 		a->version = rd_u32(&r);
@@ -521,6 +524,7 @@ agent_exec(struct agent *a, const struct agent_exec *e,
 
 	if (s == NULL)
 		return -ENOTCONN;
+	trace("agent %p: exec %s on %u", (void *)a, e->argv[0] ? e->argv[0] : "", s->chan);
 	agent_exec_add(&a->out, s->chan, e);
 	agent_update_mask(a);
 	*ret_chan = s->chan;

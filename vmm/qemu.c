@@ -27,6 +27,7 @@
 #include "qmp.h"
 #include "common/loop.h"
 #include "common/proc.h"
+#include "common/trace.h"
 #include "common/util.h"
 #include "common/xmalloc.h"
 
@@ -419,6 +420,7 @@ qemu_on_exit(struct proc *p, int status, void *arg)
 	enum qemu_phase phase = vm->phase;
 	char *why, *tail;
 
+	trace("qemu %d: exited", (int)vm->pid);
 	vm->proc = NULL;
 	vm->phase = QEMU_GONE;
 	qemu_close_channels(vm);
@@ -590,6 +592,7 @@ qemu_incoming(struct vm *vm)
 	cJSON *args;
 	int fd;
 
+	trace("qemu %d: loading the saved state", (int)vm->pid);
 	fd = open(vm->incoming, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		qemu_fail(vm, xasprintf("cannot open the saved state %s: %s", vm->incoming,
@@ -634,6 +637,7 @@ qemu_qmp_event(struct qmp *q, const char *event, const cJSON *data, void *arg)
 	}
 	if (vm->phase != QEMU_BOOTING || vm->incoming == NULL)
 		return;
+	trace("qemu %d: state load %s", (int)vm->pid, st->valuestring);
 	if (strcmp(st->valuestring, "completed") == 0)
 		qmp_command(q, "cont", NULL, -1, qemu_cont_done, vm);
 	else if (strcmp(st->valuestring, "failed") == 0)
@@ -649,6 +653,7 @@ qemu_qmp_ready(struct qmp *q, int err, void *arg)
 		qemu_fail_lost(vm, xasprintf("cannot talk to QEMU's monitor: %s", strerror(-err)));
 		return;
 	}
+	trace("qemu %d: monitor ready", (int)vm->pid);
 	qmp_command(q, "migrate-set-capabilities", qemu_capabilities(), -1,
 	    qemu_cont_done, vm);
 	if (vm->phase != QEMU_BOOTING)
@@ -686,6 +691,7 @@ qemu_agent_hello(struct agent *a, const char *hostname, void *arg)
 
 	if (vm->phase != QEMU_BOOTING)
 		return;
+	trace("qemu %d: agent up", (int)vm->pid);
 	vm->phase = QEMU_READY;
 	loop_del_timer(vm->loop, vm->timer);
 	vm->timer = 0;
@@ -864,6 +870,7 @@ qemu_start(struct loop *l, const struct vm_config *cfg,
 		goto fail;
 	}
 	vm->pid = proc_pid(vm->proc);
+	trace("qemu %d: started, to %s", (int)vm->pid, cfg->incoming ? "resume" : "boot");
 	if (proc_start_time(vm->pid, &vm->pid_start) < 0)
 		vm->pid_start = 0;
 	pidfile = qemu_path(vm, QEMU_PID_FILE);
@@ -988,6 +995,7 @@ qemu_kill(struct vm *vm)
 	if (vm->phase == QEMU_GONE || vm->proc == NULL)
 		return;
 	vm->stopping = 3;
+	trace("qemu %d: killing", (int)vm->pid);
 	proc_kill(vm->proc, SIGKILL);
 }
 

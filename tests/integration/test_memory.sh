@@ -6,6 +6,9 @@
 # so, and answers.
 source "$(dirname "$0")/lib.sh"
 shared_image
+# The daemon (started by the first sprig command) writes its trace to
+# daemon.log; checked at the end.
+export SPRIG_TRACE=1
 
 # Memory operations take well under a second (a cold boot ~2.5 s): a hang
 # must fail the test, not eat its time budget.
@@ -202,4 +205,10 @@ expect_contains "the event log says it booted cold" \
     "the saved memory would not load" "$events"
 expect_contains "and where the bad state was kept" "kept as $state.bad-" "$events"
 expect_eq "the bad state is kept aside" 1 "$(ls "$state".bad-* 2>/dev/null | wc -l)"
+
+# SPRIG_TRACE=1: daemon.log has each resume's steps, in order.
+steps=$(sed -n 's/^trace [0-9:.]* qemu [0-9]*: \(started, to resume\|monitor ready\|state load completed\|agent up\)$/\1/p' \
+    "$SPRIG_HOME/daemon.log" | paste -sd ';' -)
+expect_contains "the trace shows a resume step by step" \
+    "started, to resume;monitor ready;state load completed;agent up" "$steps"
 finish
