@@ -456,11 +456,12 @@ sprite_boot(struct sprite *s, const struct sprite_row *row, const char *incoming
 }
 
 void
-sprite_forget_memory(struct core *c, int64_t id)
+sprite_forget_memory(struct core *c, int64_t id, int keep_ram)
 {
 	char *ram = sprite_ram_file(c, id), *state = sprite_sleep_state(c, id);
 
-	unlink(ram);
+	if (!keep_ram)
+		unlink(ram);
 	unlink(state);
 	free(ram);
 	free(state);
@@ -857,7 +858,7 @@ core_stop(struct core *c, const char *name, core_done_fn fn, void *arg, char **c
 	if (r < 0)
 		return r;
 	if (strcmp(row.state, SPRITE_SLEEPING) == 0)
-		sprite_forget_memory(c, row.id);	/* stopped: cold from now on */
+		sprite_forget_memory(c, row.id, 0);	/* stopped: cold from now on */
 	sprite_row_done(&row);
 	if (s == NULL || s->vm == NULL) {
 		core_defer(c, fn, arg, 0, NULL);	/* already stopped */

@@ -125,8 +125,10 @@ void sprite_op_end(struct sprite *s, int err, const char *cause);
  * the device state @incoming with the RAM already in its RAM file. */
 int sprite_boot(struct sprite *s, const struct sprite_row *row, const char *incoming,
     char **cause);
-/* Drops a sleeping sprite's saved memory; it is stopped from then on. */
-void sprite_forget_memory(struct core *c, int64_t id);
+/* Drops a sleeping sprite's saved memory; it is stopped from then on.
+ * With @keep_ram its RAM file is left for the caller to dispose of (a
+ * cold boot deletes it too). */
+void sprite_forget_memory(struct core *c, int64_t id, int keep_ram);
 /* Starts operation @op on an idle sprite with no VM by booting it (cold,
  * or from @incoming); @fn hears when the VM is up or failed. Returns 0, or
  * a negative errno with a cause, and then nothing was started. */

@@ -741,7 +741,10 @@ restore_stopped(struct sprite *s)
 	int r;
 
 	store_sprite_set_process(c->store, s->id, 0, 0, NULL);
-	sprite_forget_memory(c, s->id);	/* a sleeping sprite's memory is not the restored disk's */
+	/* A sleeping sprite's memory is not the restored disk's. When the
+	 * target has memory, memcopy_start puts the old RAM file aside and
+	 * deletes it off the restore's path (unlinking it here took ~5 ms). */
+	sprite_forget_memory(c, s->id, rs->mem_dir != NULL);
 	failpoint("restore:vm-stopped");
 	rs->vm_gone = 1;
 	if (rs->top_failed != NULL) {
