@@ -6,6 +6,7 @@
  * output, exits and windows, and once the guest says HELLO a file request
  * (agent_fs) to receive data and its FS_DONE.
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -71,12 +72,29 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint32_t chan;
 	int sv[2];
 
-	if (loop_new(&l) < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+	if (loop_new(&l) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0)
 		return 0;
 	a = agent_new(l, sv[0], &cb, &st);
 	agent_exec(a, &e, &scb, NULL, &chan);
-	if (write(sv[1], data, size) < 0)
-		goto out;
+	/* In pieces, with the agent reading between them: an input larger
+	 * than the socket's buffer would block a plain write for good. What
+	 * the agent sends back is read and dropped, or it would block too.
+	 * An agent that stops reading (it may, to push back) ends the input. */
+	for (size_t off = 0, stalled = 0; off < size && !st.closed && stalled < 64;) {
+		char sink[65536];
+		ssize_t n = write(sv[1], data + off, size - off);
+
+		if (n < 0 && errno != EAGAIN)
+			goto out;
+		stalled = n > 0 ? 0 : stalled + 1;
+		if (n > 0)
+			off += (size_t)n;
+		while (read(sv[1], sink, sizeof sink) > 0)
+			;
+		if (loop_run_once(l, 0) < 0)
+			goto out;
+	}
 	shutdown(sv[1], SHUT_WR);
 	for (int i = 0; i < 64 && !st.closed; i++) {
 		if (loop_run_once(l, 0) < 0)
