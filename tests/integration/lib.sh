@@ -67,6 +67,10 @@ fail() {
 
 pass() { printf 'ok - %s\n' "$*"; }
 
+# sprite_state NAME: the state `sprig list` shows for sprite NAME, or
+# nothing if there is no such sprite.
+sprite_state() { sprig list | awk -v n="$1" '$1 == n { print $2 }'; }
+
 # expect_eq WHAT EXPECTED ACTUAL
 expect_eq() {
 	if [ "$2" == "$3" ]; then pass "$1"; else fail "$1: expected [$2], got [$3]"; fi

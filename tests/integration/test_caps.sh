@@ -5,9 +5,8 @@
 source "$(dirname "$0")/lib.sh"
 shared_image
 
-state() { sprig list | awk -v n="$1" '$1 == n {print $2}'; }
 wait_state() {
-	for i in $(seq 100); do [ "$(state "$1")" = "$2" ] && return 0; sleep 0.1; done
+	for i in $(seq 100); do [ "$(sprite_state "$1")" = "$2" ] && return 0; sleep 0.1; done
 	return 1
 }
 
@@ -21,8 +20,8 @@ sprig create b >/dev/null
 sprig exec a -- true	# a is now more recently used than b
 sprig create c >/dev/null
 wait_state b sleeping && pass "the third sprite put the least recently used (b) to sleep" ||
-	fail "b is $(state b) after c was created"
-expect_eq "a stays awake" "running" "$(state a)"
+	fail "b is $(sprite_state b) after c was created"
+expect_eq "a stays awake" "running" "$(sprite_state a)"
 expect_eq "two QEMUs" 2 "$(test_qemu_pids | wc -l)"
 expect_contains "the event log says why" "to make room for c" \
 	"$(sqlite3 "$SPRIG_HOME/sprig.db" "select message from events where sprite = 'b' and kind = 'idle'")"
@@ -30,7 +29,7 @@ expect_contains "the event log says why" "to make room for c" \
 # Waking b makes room again: a is now the least recently used.
 sprig exec c -- true
 sprig exec b -- true
-wait_state a sleeping && pass "waking b put a to sleep" || fail "a is $(state a) after b woke"
+wait_state a sleeping && pass "waking b put a to sleep" || fail "a is $(sprite_state a) after b woke"
 
 # A sprite with a session open is never picked.
 sprig exec c -- sleep 8 &
@@ -38,8 +37,8 @@ held=$!
 sleep 1
 sprig exec a -- true
 wait_state b sleeping && pass "b (idle) slept for a; c (in a session) did not" ||
-	fail "b is $(state b), c is $(state c)"
-expect_eq "c kept running" "running" "$(state c)"
+	fail "b is $(sprite_state b), c is $(sprite_state c)"
+expect_eq "c kept running" "running" "$(sprite_state c)"
 wait $held
 
 # The memory limit: 600 MiB holds two 256 MiB sprites.

@@ -6,13 +6,12 @@ export SPRIG_IDLE=3
 source "$(dirname "$0")/lib.sh"
 shared_image
 
-state() { sprig list | awk -v n="$1" '$1 == n {print $2}'; }
 
 # Seconds (to 0.1) from now until sprite $1 shows $2, at most $3 seconds.
 wait_state() {
 	local t0 t
 	t0=$(date +%s%N)
-	while [ "$(state "$1")" != "$2" ]; do
+	while [ "$(sprite_state "$1")" != "$2" ]; do
 		sleep 0.1
 		t=$((($(date +%s%N) - t0) / 100000000))
 		[ "$t" -ge $(($3 * 10)) ] && { echo "never"; return; }
@@ -45,7 +44,7 @@ c2=$(sprig exec dev -- cat /tmp/count)
 sprig exec dev -- sleep 6 &
 held=$!
 sleep 5
-expect_eq "awake while a session is open" "running" "$(state dev)"
+expect_eq "awake while a session is open" "running" "$(sprite_state dev)"
 wait $held
 took=$(wait_state dev sleeping 10)
 [ "$took" != "never" ] && pass "asleep again after the session ended ($took s)" || fail "never slept after the session"
@@ -70,7 +69,7 @@ sprig start dev >/dev/null
 expect_eq "start wakes a sleeping sprite: same pid" "$pid" "$(sprig exec dev -- sh -c "kill -0 $pid && echo $pid")"
 sprig sleep dev >/dev/null
 sprig stop dev >/dev/null
-expect_eq "stop of a sleeping sprite: stopped" "stopped" "$(state dev)"
+expect_eq "stop of a sleeping sprite: stopped" "stopped" "$(sprite_state dev)"
 expect_eq "and its saved memory is gone" "" "$(ls "$SPRIG_HOME/ram/")"
 sprig start dev >/dev/null
 # Its /tmp (a tmpfs the counter wrote to) is new: a fresh boot may well
@@ -84,7 +83,7 @@ expect_contains "list counts down to sleep" "s" "$(sleep_in dev)"
 expect_eq "idle=off is taken" "idle=off" "$(sprig config dev idle=off)"
 expect_eq "list says it never sleeps" "off" "$(sleep_in dev)"
 sleep 4.5
-expect_eq "idle=off: awake past the default" "running" "$(state dev)"
+expect_eq "idle=off: awake past the default" "running" "$(sprite_state dev)"
 sprig serve --stop >/dev/null
 expect_eq "idle=off is kept across a daemon restart" "idle=off" "$(sprig config dev)"
 expect_eq "idle=1m is taken" "idle=1m" "$(sprig config dev idle=1m)"

@@ -36,7 +36,7 @@ if [ "$tmpfs" = 1 ]; then
 		sprig fork dev@v0 nofit
 	expect_eq "and leaves no sprite behind" "" "$(sprig list | awk '$1 == "nofit"')"
 	rm -f "$layers/filler" "$layers/filler2"
-	expect_eq "the sprite runs on" "running" "$(sprig list | awk '$1 == "dev" { print $2 }')"
+	expect_eq "the sprite runs on" "running" "$(sprite_state dev)"
 	expect_eq "on its old top" "$top" "$(top_file dev)"
 	expect_eq "no checkpoint was recorded" "$before" "$(sq 'select count(*) from checkpoints')"
 	check_layers "after the full disk"
@@ -59,14 +59,14 @@ sprig stop dev >/dev/null
 broken_by() {
 	local what=$1 reason=$2
 	expect_fail "$what: start says why" "is broken: its disk layer $vfile is $reason" sprig start dev
-	expect_eq "$what: dev shows broken" "broken" "$(sprig list | awk '$1 == "dev" { print $2 }')"
+	expect_eq "$what: dev shows broken" "broken" "$(sprite_state dev)"
 	expect_contains "$what: with the reason" "\"last_error\":\"its disk layer $vfile is $reason" \
 		"$(sprig info dev --json | tr -d '\n' | sed 's/":[[:space:]]*"/":"/g')"
 	expect_fail "$what: a checkpoint is refused" "is broken" sprig checkpoint dev
 	expect_eq "$what: the other sprite is unaffected" "base" "$(sprig exec other -- cat /root/f)"
 	sprig serve --stop >/dev/null
 	expect_eq "$what: a new daemon still shows it broken" "broken" \
-		"$(sprig list | awk '$1 == "dev" { print $2 }')"
+		"$(sprite_state dev)"
 	expect_eq "$what: and the other sprite running" "base" "$(sprig exec other -- cat /root/f)"
 }
 

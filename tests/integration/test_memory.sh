@@ -35,7 +35,6 @@ expect_gt() {
 	if [ "$2" -gt "$3" ] 2>/dev/null; then pass "$1 ($3 -> $2)"; else fail "$1: [$2] is not above [$3]"; fi
 }
 
-state_of() { sprig list | awk -v n="$1" '$1 == n { print $2 }'; }
 count() { timeout $T sprig exec dev -- cat /tmp/count; }
 alive() { timeout $T sprig exec dev -- sh -c "kill -0 $1 2>/dev/null && echo alive || echo dead"; }
 
@@ -86,7 +85,7 @@ expect_eq "the RAM it left is deleted, not kept aside" "" "$(ls "$SPRIG_HOME/mem
 # processes, carrying on from the checkpoint, on its own copy: what it does
 # is not seen by the source, and it is told its own name.
 must "fork of the memory checkpoint" sprig fork "dev@$ckpt" twin
-expect_eq "the fork runs" running "$(state_of twin)"
+expect_eq "the fork runs" running "$(sprite_state twin)"
 expect_eq "the fork has the source's process (same pid)" "$pid alive" \
     "$(sprig exec twin -- sh -c "echo \$(cat /tmp/pid) \$(kill -0 $pid && echo alive)")"
 tcount=$(timeout $T sprig exec twin -- cat /tmp/count)
@@ -114,7 +113,7 @@ ram_files=$(ls "$SPRIG_HOME/ram" | sort)
 layers=$(ls "$SPRIG_HOME/layers" | sort)
 expect_fail "a fork of a damaged memory checkpoint" "could not be loaded" \
     sprig fork "dev@$ckpt" broken
-expect_eq "the failed fork left no sprite" "" "$(state_of broken)"
+expect_eq "the failed fork left no sprite" "" "$(sprite_state broken)"
 expect_eq "nor a RAM file" "$ram_files" "$(ls "$SPRIG_HOME/ram" | sort)"
 expect_eq "nor a layer" "$layers" "$(ls "$SPRIG_HOME/layers" | sort)"
 cp "$SPRIG_HOME/state.good" "$mem_dir/state"
@@ -122,7 +121,7 @@ cp "$SPRIG_HOME/state.good" "$mem_dir/state"
 mv "$mem_dir/ram" "$SPRIG_HOME/ram.good"
 expect_fail "a fork of a memory checkpoint without its RAM" \
     "cannot copy the checkpoint's memory: No such file or directory" sprig fork "dev@$ckpt" broken
-expect_eq "that failed fork left no sprite" "" "$(state_of broken)"
+expect_eq "that failed fork left no sprite" "" "$(sprite_state broken)"
 expect_eq "nor its RAM file" "$ram_files" "$(ls "$SPRIG_HOME/ram" | sort)"
 expect_eq "nor its layer" "$layers" "$(ls "$SPRIG_HOME/layers" | sort)"
 mv "$SPRIG_HOME/ram.good" "$mem_dir/ram"
@@ -130,7 +129,7 @@ mv "$SPRIG_HOME/ram.good" "$mem_dir/ram"
 # Sleep: no QEMU left, state sleeping; an exec wakes it with its processes.
 must "sleep" sprig sleep dev
 expect_eq "sleep prints the name" dev "$out"
-expect_eq "the list says sleeping" sleeping "$(state_of dev)"
+expect_eq "the list says sleeping" sleeping "$(sprite_state dev)"
 expect_contains "so does its JSON" '"status":"sleeping"' "$(sprig info dev --json | tr -d ' \t\n')"
 expect_eq "no QEMU is left for a sleeping sprite" "" "$(test_qemu_pids)"
 must "exec on a sleeping sprite" sprig exec dev -- sh -c 'cat /tmp/pid /tmp/count'
@@ -143,15 +142,15 @@ else
 fi
 sleep 1
 expect_gt "it is still counting" "$(count)" "$woke"
-expect_eq "the list says running" running "$(state_of dev)"
+expect_eq "the list says running" running "$(sprite_state dev)"
 
 must "sleep again" sprig sleep dev
 must "wake" sprig wake dev
 expect_eq "wake prints the name" dev "$out"
-expect_eq "after wake it runs" running "$(state_of dev)"
+expect_eq "after wake it runs" running "$(sprite_state dev)"
 expect_eq "after wake the same process is alive" alive "$(alive "$pid")"
 must "wake of an awake sprite" sprig wake dev
-expect_eq "waking an awake sprite is a no-op" "dev running" "$out $(state_of dev)"
+expect_eq "waking an awake sprite is a no-op" "dev running" "$out $(sprite_state dev)"
 
 # Memory the guest frees leaves its RAM file (the balloon's free page
 # reporting): a sleeping sprite keeps on disk what its guest uses, not all
@@ -184,7 +183,7 @@ expect_fail "memory checkpoint of a stopped sprite" \
     sprig checkpoint dev --memory
 expect_eq "the refused checkpoint left no trace" "$ckpts" "$(sprig checkpoints dev --json)"
 expect_fail "exec on a stopped sprite" "start it with: sprig start dev" sprig exec dev -- true
-expect_eq "exec did not start it" stopped "$(state_of dev)"
+expect_eq "exec did not start it" stopped "$(sprite_state dev)"
 
 # A wake whose saved state is garbage boots cold from the disk, and says so.
 sprig start dev >/dev/null
@@ -198,7 +197,7 @@ else
 fi
 head -c 65536 /dev/urandom >"$state"
 must "wake with a corrupt state" sprig wake dev
-expect_eq "the corrupt wake still wakes" "dev running" "$out $(state_of dev)"
+expect_eq "the corrupt wake still wakes" "dev running" "$out $(sprite_state dev)"
 expect_eq "it answers exec, with its disk" kept "$(timeout $T sprig exec dev -- cat /root/disk)"
 events=$(sqlite3 "$SPRIG_HOME/sprig.db" "SELECT message FROM events WHERE sprite = 'dev'" 2>&1)
 expect_contains "the event log says it booted cold" \

@@ -13,7 +13,6 @@ shared_image
 api() { curl -s --unix-socket "$SPRIG_HOME/api.sock" "$@"; }
 sessions() { api http://x/v1/sprites/px | python3 -c 'import json,sys; print(json.load(sys.stdin)["sessions"])'; }
 # The list, not the sprite's own GET: a call on the sprite is use.
-state() { sprig list | awk '$1 == "px" {print $2}'; }
 
 sprig create px >/dev/null
 # Servers that outlive the exec that starts them: httpd, an echo (cat per
@@ -140,13 +139,13 @@ echo ping >&7
 read -r -t 20 line <&7 || line=
 expect_eq "the echo answers" "ping" "$line"
 sleep 4
-expect_eq "an open forwarded connection keeps the sprite awake" running "$(state)"
+expect_eq "an open forwarded connection keeps the sprite awake" running "$(sprite_state px)"
 exec 7>&-
 for ((i = 0; i < 100; i++)); do
-	[ "$(state)" = sleeping ] && break
+	[ "$(sprite_state px)" = sleeping ] && break
 	sleep 0.1
 done
-expect_eq "closed, the sprite falls asleep" sleeping "$(state)"
+expect_eq "closed, the sprite falls asleep" sleeping "$(sprite_state px)"
 exec 7<>"/dev/tcp/127.0.0.1/$port"
 echo pong >&7
 read -r -t 30 line <&7 || line=

@@ -7,7 +7,6 @@ source "$(dirname "$0")/lib.sh"
 shared_image
 
 db="$SPRIG_HOME/sprig.db"
-state() { sprig list | awk -v n="$1" '$1 == n {print $2}'; }
 
 # The counter process is the same one and still counting.
 counting() {
@@ -26,13 +25,13 @@ pid=$(sprig exec dev -- cat /tmp/pid)
 # Cut off after the state was saved and named, before the sleep was
 # recorded: undone, the sprite runs on.
 crash sleep:state-named sprig sleep dev
-expect_eq "state-named: the sprite is running" "running" "$(state dev)"
+expect_eq "state-named: the sprite is running" "running" "$(sprite_state dev)"
 expect_eq "state-named: one QEMU" 1 "$(test_qemu_pids | wc -l)"
 counting "state-named"
 
 # Cut off after the sleep was recorded, before QEMU quit: completed.
 crash sleep:recorded sprig sleep dev
-expect_eq "recorded: the sprite is sleeping" "sleeping" "$(state dev)"
+expect_eq "recorded: the sprite is sleeping" "sleeping" "$(sprite_state dev)"
 expect_eq "recorded: no QEMU is left" "" "$(test_qemu_pids)"
 expect_eq "recorded: no process recorded" "0" "$(sqlite3 "$db" "select pid from sprites where name = 'dev'")"
 expect_contains "recorded: the event log says it was completed" "completed" \
@@ -43,7 +42,7 @@ counting "recorded, then woken"
 sprig sleep dev >/dev/null
 kill -9 "$(cat "$SPRIG_HOME/daemon.pid")"
 for i in $(seq 50); do [ -S "$SPRIG_HOME/api.sock" ] && sprig list >/dev/null 2>&1 && break; sleep 0.1; done
-expect_eq "after kill -9: still sleeping" "sleeping" "$(state dev)"
+expect_eq "after kill -9: still sleeping" "sleeping" "$(sprite_state dev)"
 counting "after kill -9, woken"
 expect_eq "no saved state is left once awake" "" "$(ls "$SPRIG_HOME/ram" | grep state || true)"
 

@@ -7,7 +7,6 @@ source "$(dirname "$0")/lib.sh"
 shared_image
 
 db="$SPRIG_HOME/sprig.db"
-state() { sprig list | awk -v n="$1" '$1 == n {print $2}'; }
 last_error() { sqlite3 "$db" "select message from events where sprite = '$1' and kind = 'error' order by id desc limit 1"; }
 
 # QEMU through a wrapper that, when asked, kills the QEMU of the next wake
@@ -32,7 +31,7 @@ sprig sleep dev >/dev/null
 touch "$SPRIG_HOME/kill-next-wake"
 expect_fail "a wake whose QEMU is killed fails, and says so" "still asleep with its memory kept" \
 	sprig wake dev
-expect_eq "the sprite is still asleep" "sleeping" "$(state dev)"
+expect_eq "the sprite is still asleep" "sleeping" "$(sprite_state dev)"
 expect_contains "the event log says its memory was kept" "still asleep with its memory kept" \
 	"$(last_error dev)"
 expect_eq "no QEMU is left" "" "$(test_qemu_pids)"
@@ -55,12 +54,12 @@ if mount -t tmpfs -o size=400m sprig-test "$SPRIG_HOME/ram" 2>/dev/null; then
 	fill_ram_disk
 	expect_fail "a sleep with a full disk fails" "could not" sprig sleep dev
 	rm -f "$SPRIG_HOME/ram/filler"
-	expect_eq "the sprite stays awake" "running" "$(state dev)"
+	expect_eq "the sprite stays awake" "running" "$(sprite_state dev)"
 	expect_contains "the event log says why" "could not sleep" "$(last_error dev)"
 	expect_eq "its process never stopped" "alive" "$(sprig exec dev -- sh -c "kill -0 $pid && echo alive")"
 	expect_eq "no half-written state is left" "" "$(ls "$SPRIG_HOME/ram" | grep -F .state || true)"
 	sprig sleep dev >/dev/null
-	expect_eq "with room again it sleeps" "sleeping" "$(state dev)"
+	expect_eq "with room again it sleeps" "sleeping" "$(sprite_state dev)"
 	expect_eq "and wakes with its process" "alive" "$(sprig exec dev -- sh -c "kill -0 $pid && echo alive")"
 
 	# A guest that needs memory the full disk has no room for (its RAM
@@ -73,7 +72,7 @@ if mount -t tmpfs -o size=400m sprig-test "$SPRIG_HOME/ram" 2>/dev/null; then
 	    dd if=/dev/zero of=/mnt/fill/x bs=1M count=160' >/dev/null 2>&1
 	set -e
 	rm -f "$SPRIG_HOME/ram/filler"
-	expect_eq "a guest out of room for its memory stops" "stopped" "$(state dev)"
+	expect_eq "a guest out of room for its memory stops" "stopped" "$(sprite_state dev)"
 	expect_contains "and says the disk is full" "the disk its memory is on is full" \
 		"$(sprig info dev | grep '^error')"
 	expect_contains "so does the event log" "the disk its memory is on is full" \

@@ -5,7 +5,6 @@ source "$(dirname "$0")/lib.sh"
 shared_image
 
 in_dev() { sprig exec dev -- "$@"; }
-state() { sprig list | awk -v n="$1" '$1 == n {print $2}'; }
 
 sprig create dev >/dev/null
 expect_contains "the docs for agents are there" "sprite-env checkpoints" \
@@ -51,13 +50,13 @@ set -e
 sprig config dev idle=2s >/dev/null
 expect_eq "keepalive answers" "kept awake for 7s" "$(in_dev sprite-env keepalive 7s)"
 sleep 4
-expect_eq "awake past its idle time" "running" "$(state dev)"
-for i in $(seq 100); do [ "$(state dev)" = sleeping ] && break; sleep 0.1; done
-expect_eq "asleep once the keepalive ran out" "sleeping" "$(state dev)"
+expect_eq "awake past its idle time" "running" "$(sprite_state dev)"
+for i in $(seq 100); do [ "$(sprite_state dev)" = sleeping ] && break; sleep 0.1; done
+expect_eq "asleep once the keepalive ran out" "sleeping" "$(sprite_state dev)"
 expect_contains "the event log says who kept it awake" "kept awake for 7s (from inside)" \
 	"$(sqlite3 "$SPRIG_HOME/sprig.db" "select message from events where kind = 'keepalive'")"
 in_dev sprite-env keepalive 1h >/dev/null
 expect_eq "keepalive off" "keepalive off: the sprite sleeps when idle" "$(in_dev sprite-env keepalive off)"
-for i in $(seq 60); do [ "$(state dev)" = sleeping ] && break; sleep 0.1; done
-expect_eq "off ends it at once" "sleeping" "$(state dev)"
+for i in $(seq 60); do [ "$(sprite_state dev)" = sleeping ] && break; sleep 0.1; done
+expect_eq "off ends it at once" "sleeping" "$(sprite_state dev)"
 finish

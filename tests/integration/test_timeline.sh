@@ -26,7 +26,7 @@ expect_eq "the guest is wrecked" "gone" "$(sprig exec dev -- sh -c '[ -e /etc ] 
 
 out=$(sprig restore dev "$first")
 expect_eq "restore says where it went" "restored dev to $first" "$out"
-expect_eq "restore leaves it running" "running" "$(sprig list | awk '$1 == "dev" { print $2 }')"
+expect_eq "restore leaves it running" "running" "$(sprite_state dev)"
 sprig exec dev -- cat /root/file >"$SPRIG_HOME/file.back"
 if cmp -s "$SPRIG_HOME/file" "$SPRIG_HOME/file.back"; then
 	pass "the file is back byte for byte"
@@ -158,5 +158,5 @@ done
 expect_contains "the event log says why" "checkpoint ${ids[0]} is not shown" "$(sprig events dev)"
 want="${ids[1]} ${ids[2]} ${ids[5]} $mem"
 expect_eq "a checkpoint whose layer is missing is not shown" "$want" "$(shown "$want" | sort_ids)"
-expect_eq "the sprite runs on" "running" "$(sprig list | awk '$1 == "dev" { print $2 }')"
+expect_eq "the sprite runs on" "running" "$(sprite_state dev)"
 finish

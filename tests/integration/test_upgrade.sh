@@ -43,7 +43,7 @@ sprig serve --stop >/dev/null
 # The upgraded daemon: today's line.
 unset SPRIG_QEMU
 expect_eq "after the upgrade the sprite is still asleep" sleeping \
-    "$(sprig list | awk '$1 == "box" {print $2}')"
+    "$(sprite_state box)"
 expect_eq "an exec wakes it with its process" alive "$(alive "$pid")"
 expect_contains "under the new line" "virtio-balloon-pci" "$(qemu_line)"
 now=$(count)
