@@ -78,6 +78,9 @@ done
 row "restore (disk) to first exec (ms)" "$(printf '%s\n' "${samples[@]}" | median)" "<= $((${cold%.*} + 300))"
 
 # Memory: a memory checkpoint, and a restore from it to the first exec.
+# First what fresh memory costs this host now (bench/fresh_memory.py): it
+# moves every figure of this part.
+row "host: first touch of a fresh page (us)" "$(python3 "$(dirname "$0")/fresh_memory.py")" ""
 sprig start "$keep" >/dev/null
 row "memory checkpoint, 256 MiB guest (ms)" \
 	"$(python3 "$(dirname "$0")/median.py" "$RUNS" sprig checkpoint --memory "$keep")" "<= 250"
@@ -255,6 +258,8 @@ bench_scale() {
 		grep -c 'process=sprig-z[0-9]' || true)
 	id=$(sqlite3 "$SPRIG_HOME/sprig.db" "select id from sprites where name = 'z1'")
 	disk_kb=$(du -k "$SPRIG_HOME/ram/$id.ram" | cut -f1)
+	local fresh
+	fresh=$(python3 "$(dirname "$0")/fresh_memory.py")
 	for i in $(seq "$n"); do
 		t0=$(now_ms)
 		[ "$(sprig exec "z$i" -- echo ok 2>&1)" = ok ] || fails=$((fails + 1))
@@ -267,6 +272,7 @@ bench_scale() {
 	srow "sleep via the CLI, $n sprites (ms)" "$(printf '%s\n' "${sleeps[@]}" | median)" "<= 100"
 	srow "sleep to state durable on disk (ms)" "$(printf '%s\n' "${durable[@]}" | median)" "<= 1000"
 	srow "wake to first exec, $n sprites (ms)" "$(printf '%s\n' "${wakes[@]}" | median)" "<= 250"
+	srow "  host: first touch of a fresh page (us)" "$fresh" ""
 	srow "QEMU processes while all $n sleep" "$procs" "0"
 	srow "disk of one sleeping sprite's RAM (MiB)" "$((disk_kb / 1024))" "<= 256"
 	printf '\nsprig bench: scale to zero (%s, %d sprites)\n' "$accel" "$n"
