@@ -166,6 +166,11 @@ mount -t sysfs sysfs /sys || fail "cannot mount /sys"
 while read -r m; do
 	insmod "/lib/modules/$m.ko" || fail "cannot load module $m"
 done </lib/modules/load
+# The balloon reports free memory to the host, which punches it out of
+# the guest's RAM file. Linux reports free blocks of 2 MiB and up; from
+# 128 KiB (order 5) the file keeps ~15% less (after a guest filled and
+# freed 128 MiB: 86 MiB against 100).
+echo 5 >/sys/module/page_reporting/parameters/page_reporting_order 2>/dev/null || true
 
 root=/dev/vda
 for arg in $(cat /proc/cmdline); do
