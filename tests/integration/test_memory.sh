@@ -174,6 +174,10 @@ else
 	fail "and shrinks back once the guest frees it: $ram_before -> $ram_full -> $ram_now MiB"
 fi
 expect_eq "the same process is alive after" alive "$(alive "$pid")"
+# Free blocks from 128 KiB up are reported, not only 2 MiB ones (the
+# initramfs sets it: images/minimal.sh).
+expect_eq "the guest reports free blocks from 128 KiB (order 5)" 5 \
+    "$(timeout $T sprig exec dev -- cat /sys/module/page_reporting/parameters/page_reporting_order)"
 
 # A stopped sprite has no memory to save, and exec does not start it.
 sprig stop dev >/dev/null
