@@ -39,5 +39,7 @@ trace(const char *fmt, ...)
 	va_end(ap);
 	n += m < 0 ? 0 : m < room ? m : room - 1;
 	line[n++] = '\n';
-	(void)write(trace_fd, line, n);
+	if (write(trace_fd, line, (size_t)n) < 0) {
+		/* Nowhere else to say it. */
+	}
 }

@@ -125,10 +125,11 @@ void sprite_op_end(struct sprite *s, int err, const char *cause);
  * the device state @incoming with the RAM already in its RAM file. */
 int sprite_boot(struct sprite *s, const struct sprite_row *row, const char *incoming,
     char **cause);
-/* Drops a sleeping sprite's saved memory; it is stopped from then on.
- * With @keep_ram its RAM file is left for the caller to dispose of (a
- * cold boot deletes it too). */
-void sprite_forget_memory(struct core *c, int64_t id, int keep_ram);
+/* Drops a sleeping sprite's saved memory; it is stopped from then on. */
+void sprite_forget_memory(struct core *c, int64_t id);
+/* Deletes sprite @id's RAM file, if any, off the caller's path (the
+ * unlink runs on the loop's next turn). */
+void sprite_discard_ram(struct core *c, int64_t id);
 /* Starts operation @op on an idle sprite with no VM by booting it (cold,
  * or from @incoming); @fn hears when the VM is up or failed. Returns 0, or
  * a negative errno with a cause, and then nothing was started. */

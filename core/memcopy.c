@@ -95,36 +95,6 @@ memcopy_step(struct loop *l, uint64_t id, void *arg)
 	free(cause);
 }
 
-static void
-memcopy_unlink(struct loop *l, uint64_t id, void *arg)
-{
-	unlink(arg);
-	free(arg);
-}
-
-/*
- * Puts the sprite's old RAM file @file out of the way at once and deletes
- * it on the loop's next turn, while the new QEMU starts: unlinking ~100 MB
- * of extents took 6.4 ms, which a restore from memory spent before its
- * QEMU could start. The name is under mem/, where start-up collects what
- * no checkpoint uses, should the daemon die first.
- */
-static void
-memcopy_discard(struct core *c, const char *file)
-{
-	char hex[17], *trash;
-
-	random_hex(hex, sizeof hex);
-	trash = xasprintf("%s/mem/old-ram-%s", c->home, hex);
-	if (rename(file, trash) < 0) {
-		if (errno != ENOENT)
-			unlink(file);
-		free(trash);
-		return;
-	}
-	loop_add_timer(c->loop, 0, memcopy_unlink, trash);
-}
-
 int
 memcopy_start(struct sprite *s, const char *mem_dir)
 {
@@ -139,7 +109,7 @@ memcopy_start(struct sprite *s, const char *mem_dir)
 	m->s = s;
 	m->dst = -1;
 	m->file = sprite_ram_file(c, s->id);
-	memcopy_discard(c, m->file);
+	sprite_discard_ram(c, s->id);	/* a stale one: nobody's */
 	m->src = open(from, O_RDONLY | O_CLOEXEC);
 	if (m->src < 0 || fstat(m->src, &st) < 0)
 		r = -errno;

@@ -741,10 +741,7 @@ restore_stopped(struct sprite *s)
 	int r;
 
 	store_sprite_set_process(c->store, s->id, 0, 0, NULL);
-	/* A sleeping sprite's memory is not the restored disk's. When the
-	 * target has memory, memcopy_start puts the old RAM file aside and
-	 * deletes it off the restore's path (unlinking it here took ~5 ms). */
-	sprite_forget_memory(c, s->id, rs->mem_dir != NULL);
+	sprite_forget_memory(c, s->id);	/* a sleeping sprite's memory is not the restored disk's */
 	failpoint("restore:vm-stopped");
 	rs->vm_gone = 1;
 	if (rs->top_failed != NULL) {
